@@ -1,0 +1,315 @@
+package decode
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sparkify/lake/internal/record"
+	"github.com/valyala/fastjson"
+)
+
+// Decoder decodes songs and events. The zero value is ready to use. A Decoder reuses its parser's
+// memory between calls, so it is not safe for concurrent use: give each goroutine its own.
+type Decoder struct {
+	p fastjson.Parser
+}
+
+// problem is a validation failure before it is turned into a Reject with its raw bytes.
+type problem struct {
+	reason record.Reason
+	field  string
+	detail string
+}
+
+func (d *Decoder) object(raw []byte) (*fastjson.Object, *problem) {
+	// fastjson's parser is lenient (it takes NaN, Inf and bad escapes); the validator is strict
+	// JSON, so a value is parsed only after it passed validation.
+	if err := fastjson.ValidateBytes(raw); err != nil {
+		return nil, &problem{reason: record.ReasonInvalidJSON, detail: shorten(err.Error())}
+	}
+	v, err := d.p.ParseBytes(raw)
+	if err != nil {
+		return nil, &problem{reason: record.ReasonInvalidJSON, detail: shorten(err.Error())}
+	}
+	o, err := v.Object()
+	if err != nil {
+		return nil, &problem{reason: record.ReasonNotObject, detail: "a JSON " + v.Type().String()}
+	}
+	return o, nil
+}
+
+func reject(kind record.Kind, src record.Source, raw []byte, p *problem) *record.Reject {
+	return &record.Reject{
+		Kind:   kind,
+		Src:    src,
+		Reason: p.reason,
+		Field:  p.field,
+		Detail: p.detail,
+		Raw:    bytes.Clone(raw),
+	}
+}
+
+// Song validates one JSON value of the song catalog found at src.
+func (d *Decoder) Song(raw []byte, src record.Source) (record.Song, *record.Reject) {
+	s := record.Song{Src: src}
+	o, p := d.object(raw)
+	if p == nil {
+		p = songFields(o, &s)
+	}
+	if p != nil {
+		return record.Song{}, reject(record.KindSong, src, raw, p)
+	}
+	return s, nil
+}
+
+func songFields(o *fastjson.Object, s *record.Song) *problem {
+	var p *problem
+	if s.SongID, p = requiredText(o, "song_id"); p != nil {
+		return p
+	}
+	if s.Title, p = requiredText(o, "title"); p != nil {
+		return p
+	}
+	if s.ArtistID, p = requiredText(o, "artist_id"); p != nil {
+		return p
+	}
+	if s.ArtistName, p = requiredText(o, "artist_name"); p != nil {
+		return p
+	}
+	if s.ArtistLocation, p = optionalText(o, "artist_location"); p != nil {
+		return p
+	}
+	if s.Latitude, s.HasLatitude, p = optionalCoordinate(o, "artist_latitude", 90); p != nil {
+		return p
+	}
+	if s.Longitude, s.HasLongitude, p = optionalCoordinate(o, "artist_longitude", 180); p != nil {
+		return p
+	}
+	dur, ok, p := number(o, "duration")
+	if p != nil {
+		return p
+	}
+	if !ok {
+		return &problem{reason: record.ReasonMissingField, field: "duration"}
+	}
+	if !(dur > 0) {
+		return &problem{reason: record.ReasonOutOfRange, field: "duration", detail: "must be > 0"}
+	}
+	s.Duration = dur
+	year, ok, p := integer(o, "year")
+	if p != nil {
+		return p
+	}
+	if !ok {
+		return &problem{reason: record.ReasonMissingField, field: "year"}
+	}
+	if year < math.MinInt32 || year > math.MaxInt32 {
+		return &problem{reason: record.ReasonOutOfRange, field: "year"}
+	}
+	s.Year = int32(year)
+	return nil
+}
+
+// eventText lists the optional text fields of an event that the tables use or that the SPEC
+// requires to be strings when present.
+var eventText = []string{"auth", "method"}
+
+// Event validates one line of the event log found at src.
+func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Reject) {
+	e := record.Event{Src: src}
+	o, p := d.object(raw)
+	if p == nil {
+		p = eventFields(o, &e)
+	}
+	if p != nil {
+		return record.Event{}, reject(record.KindEvent, src, raw, p)
+	}
+	return e, nil
+}
+
+func eventFields(o *fastjson.Object, e *record.Event) *problem {
+	var p *problem
+	var ok bool
+	if e.TS, p = requiredInteger(o, "ts"); p != nil {
+		return p
+	}
+	if e.SessionID, p = requiredInteger(o, "sessionId"); p != nil {
+		return p
+	}
+	item, p := requiredInteger(o, "itemInSession")
+	if p != nil {
+		return p
+	}
+	if item < math.MinInt32 || item > math.MaxInt32 {
+		return &problem{reason: record.ReasonOutOfRange, field: "itemInSession"}
+	}
+	e.ItemInSession = int32(item)
+	if e.Page, ok, p = text(o, "page"); p != nil {
+		return p
+	} else if !ok {
+		return &problem{reason: record.ReasonMissingField, field: "page"}
+	}
+	uid, ok, p := text(o, "userId")
+	if p != nil {
+		return p
+	}
+	if !ok {
+		return &problem{reason: record.ReasonMissingField, field: "userId"}
+	}
+	if uid != "" {
+		n, err := strconv.ParseInt(uid, 10, 64)
+		if err != nil {
+			return &problem{reason: record.ReasonWrongType, field: "userId", detail: "not an integer"}
+		}
+		e.UserID, e.HasUser = n, true
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"artist", &e.Artist}, {"song", &e.Song}, {"firstName", &e.FirstName},
+		{"lastName", &e.LastName}, {"gender", &e.Gender}, {"level", &e.Level},
+		{"location", &e.Location}, {"userAgent", &e.UserAgent},
+	} {
+		if *f.dst, p = optionalText(o, f.name); p != nil {
+			return p
+		}
+	}
+	for _, name := range eventText {
+		if _, p = optionalText(o, name); p != nil {
+			return p
+		}
+	}
+	if e.Length, e.HasLength, p = number(o, "length"); p != nil {
+		return p
+	}
+	if e.Page == record.PageNextSong {
+		if !e.HasUser {
+			return &problem{reason: record.ReasonEmptyValue, field: "userId", detail: "a NextSong event needs a user"}
+		}
+		if e.Song == "" {
+			return emptyOrMissing(o, "song")
+		}
+		if e.Artist == "" {
+			return emptyOrMissing(o, "artist")
+		}
+	}
+	return nil
+}
+
+func emptyOrMissing(o *fastjson.Object, name string) *problem {
+	if v := o.Get(name); v == nil || v.Type() == fastjson.TypeNull {
+		return &problem{reason: record.ReasonMissingField, field: name}
+	}
+	return &problem{reason: record.ReasonEmptyValue, field: name}
+}
+
+// text returns a string field. ok is false when the field is absent or null.
+func text(o *fastjson.Object, name string) (s string, ok bool, p *problem) {
+	v := o.Get(name)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return "", false, nil
+	}
+	if v.Type() != fastjson.TypeString {
+		return "", false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a string, got " + v.Type().String()}
+	}
+	b, _ := v.StringBytes()
+	if !utf8.Valid(b) {
+		return "", false, &problem{reason: record.ReasonInvalidUTF8, field: name}
+	}
+	return string(b), true, nil
+}
+
+func requiredText(o *fastjson.Object, name string) (string, *problem) {
+	s, ok, p := text(o, name)
+	switch {
+	case p != nil:
+		return "", p
+	case !ok:
+		return "", &problem{reason: record.ReasonMissingField, field: name}
+	case s == "":
+		return "", &problem{reason: record.ReasonEmptyValue, field: name}
+	}
+	return s, nil
+}
+
+func optionalText(o *fastjson.Object, name string) (string, *problem) {
+	s, _, p := text(o, name)
+	return s, p
+}
+
+// number returns a numeric field; ok is false when it is absent or null.
+func number(o *fastjson.Object, name string) (f float64, ok bool, p *problem) {
+	v := o.Get(name)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return 0, false, nil
+	}
+	if v.Type() != fastjson.TypeNumber {
+		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a number, got " + v.Type().String()}
+	}
+	f, err := v.Float64()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, &problem{reason: record.ReasonOutOfRange, field: name, detail: "not a finite number"}
+	}
+	return f, true, nil
+}
+
+// maxExactInt is the largest integer a float64 holds exactly.
+const maxExactInt = 1 << 53
+
+// integer returns an integer field; ok is false when it is absent or null. A number written with a
+// zero fraction (1541105830796.0, as pandas writes) is an integer; 1.5 is not.
+func integer(o *fastjson.Object, name string) (n int64, ok bool, p *problem) {
+	v := o.Get(name)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return 0, false, nil
+	}
+	if v.Type() != fastjson.TypeNumber {
+		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want an integer, got " + v.Type().String()}
+	}
+	if n, err := v.Int64(); err == nil {
+		return n, true, nil
+	}
+	f, err := v.Float64()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxExactInt {
+		return 0, false, &problem{reason: record.ReasonOutOfRange, field: name, detail: "not an integer in range"}
+	}
+	if f != math.Trunc(f) {
+		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want an integer, got a fraction"}
+	}
+	return int64(f), true, nil
+}
+
+func requiredInteger(o *fastjson.Object, name string) (int64, *problem) {
+	n, ok, p := integer(o, name)
+	if p != nil {
+		return 0, p
+	}
+	if !ok {
+		return 0, &problem{reason: record.ReasonMissingField, field: name}
+	}
+	return n, nil
+}
+
+func optionalCoordinate(o *fastjson.Object, name string, limit float64) (float64, bool, *problem) {
+	f, ok, p := number(o, name)
+	if p != nil || !ok {
+		return 0, false, p
+	}
+	if f < -limit || f > limit {
+		return 0, false, &problem{reason: record.ReasonOutOfRange, field: name, detail: fmt.Sprintf("outside [-%g, %g]", limit, limit)}
+	}
+	return f, true, nil
+}
+
+func shorten(s string) string {
+	const max = 120
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}

@@ -1,0 +1,29 @@
+package lakecheck
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// SharedData returns the folder of the real sample data (../shared/data/udacity beside the
+// checkout, or $SPARKIFY_SHARED_DATA). When it is absent the test is skipped, or fails when
+// SPARKIFY_REQUIRE_SHARED is set, as CI does, so that a missing dataset cannot pass for a green
+// run.
+func SharedData(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("SPARKIFY_SHARED_DATA")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		// internal/lakecheck/shared.go -> repository root -> ../shared/data/udacity
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "udacity")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "song_data")); err != nil {
+		if os.Getenv("SPARKIFY_REQUIRE_SHARED") != "" {
+			t.Fatalf("shared sample data not found at %s (SPARKIFY_REQUIRE_SHARED is set): %v", dir, err)
+		}
+		t.Skipf("shared sample data not found at %s; set SPARKIFY_SHARED_DATA to run this test", dir)
+	}
+	return dir
+}

@@ -1,0 +1,137 @@
+// Package progress draws a run for a person: a live progress line while it works, on an
+// interactive terminal only, and a summary table at the end. It is the only package that prints
+// run state; it reads report values and never changes them.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/table"
+)
+
+// Bar redraws one status line from a report.Progress until stopped.
+type Bar struct {
+	w     io.Writer
+	p     *report.Progress
+	start time.Time
+	stop  chan struct{}
+	done  sync.WaitGroup
+}
+
+// Start draws p on w every interval until Stop. Draw only on a terminal: the line is redrawn
+// with a carriage return, which is noise in a log file.
+func Start(w io.Writer, p *report.Progress, interval time.Duration) *Bar {
+	b := &Bar{w: w, p: p, start: time.Now(), stop: make(chan struct{})}
+	b.done.Add(1)
+	go func() {
+		defer b.done.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				fmt.Fprint(b.w, "\r\033[K")
+				return
+			case <-t.C:
+				fmt.Fprint(b.w, "\r\033[K"+Line(b.p, time.Since(b.start)))
+			}
+		}
+	}()
+	return b
+}
+
+// Stop erases the line and returns when the drawing goroutine has ended.
+func (b *Bar) Stop() {
+	close(b.stop)
+	b.done.Wait()
+}
+
+// Line renders the state of a run after elapsed time.
+func Line(p *report.Progress, elapsed time.Duration) string {
+	files, filesTotal := p.FilesDone.Load(), p.FilesTotal.Load()
+	bytes, bytesTotal := p.BytesDone.Load(), p.BytesTotal.Load()
+	const width = 24
+	filled := 0
+	if bytesTotal > 0 {
+		filled = int(width * bytes / bytesTotal)
+	}
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(bytes) / s / 1e6
+	}
+	return fmt.Sprintf("%-9s [%s%s] %d/%d files  %s/%s  %.1f MB/s  %s",
+		p.Phase(), strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
+		files, filesTotal, Bytes(bytes), Bytes(bytesTotal), rate, elapsed.Round(100*time.Millisecond))
+}
+
+// Bytes formats a size for people.
+func Bytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// Count formats an integer with thousands separators.
+func Count(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + Count(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// Summary writes the end-of-run report.
+func Summary(w io.Writer, m *report.Manifest) {
+	mbps := 0.0
+	if m.Seconds > 0 {
+		mbps = float64(m.InputBytes()) / m.Seconds / 1e6
+	}
+	fmt.Fprintf(w, "run %s published to %s in %.2fs (%.1f MB/s of input)\n\n", m.RunID, m.Output, m.Seconds, mbps)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "input\tfiles\tsize\trecords read\trejected\tkept\tduplicates\t")
+	for _, name := range []string{"songs", "events"} {
+		in := m.Inputs[name]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, Count(int64(in.Files)), Bytes(in.Bytes),
+			Count(in.Read), Count(in.Rejected), Count(in.Kept), Count(in.Duplicates))
+	}
+	tw.Flush()
+	for _, name := range []string{"songs", "events"} {
+		in := m.Inputs[name]
+		reasons := make([]string, 0, len(in.RejectedBy))
+		for r := range in.RejectedBy {
+			reasons = append(reasons, r)
+		}
+		slices.Sort(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(w, "  %s rejected for %s: %s\n", name, r, Count(in.RejectedBy[r]))
+		}
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\trows\tfiles\tpartitions\tsize\t")
+	for _, name := range table.All {
+		t := m.Tables[name]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", name, Count(t.Rows), Count(int64(t.Files)), Count(int64(t.Partitions)), Bytes(t.Bytes))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nsong plays matched to the catalog: %s of %s (%.2f%%)\n", Count(m.Matched), Count(m.Plays), 100*m.MatchRate)
+	if m.Rejected.Rows > 0 {
+		fmt.Fprintf(w, "rejected records: %s, in %s/_rejected/\n", Count(m.Rejected.Rows), m.Output)
+	}
+}

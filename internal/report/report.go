@@ -1,0 +1,78 @@
+// Package report holds what a run measures and tells: live progress counters, safe for
+// concurrent use, and the manifest written as _manifest.json and shown as the summary.
+//
+// It does not print or log; cmd's progress package draws what it holds.
+package report
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Input tells what was read from one input.
+type Input struct {
+	Root       string           `json:"root"`
+	Files      int              `json:"files"`
+	Bytes      int64            `json:"bytes"`
+	Read       int64            `json:"records_read"`
+	Rejected   int64            `json:"records_rejected"`
+	RejectedBy map[string]int64 `json:"rejected_by_reason"`
+	Kept       int64            `json:"records_kept"`
+	Duplicates int64            `json:"duplicates_removed"`
+}
+
+// Table tells what was written for one table.
+type Table struct {
+	Rows       int64 `json:"rows"`
+	Files      int   `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	Partitions int   `json:"partitions"`
+}
+
+// Manifest describes a run: what it read, what it wrote and how it went. It holds no secrets:
+// roots are shown as the user named them, without credentials.
+type Manifest struct {
+	RunID       string           `json:"run_id"`
+	Version     string           `json:"version"`
+	Engine      string           `json:"engine"`
+	StartedAt   time.Time        `json:"started_at"`
+	FinishedAt  time.Time        `json:"finished_at"`
+	Seconds     float64          `json:"elapsed_seconds"`
+	Output      string           `json:"output"`
+	Compression string           `json:"compression"`
+	Workers     int              `json:"workers"`
+	Inputs      map[string]Input `json:"inputs"` // "songs", "events"
+	Tables      map[string]Table `json:"tables"`
+	Rejected    Table            `json:"rejected"`
+	Plays       int64            `json:"songplays"`
+	Matched     int64            `json:"songplays_matched"`
+	MatchRate   float64          `json:"match_rate"`
+	Recovered   []string         `json:"recovered_runs,omitempty"`
+}
+
+// InputBytes is the number of bytes read from both inputs.
+func (m *Manifest) InputBytes() int64 {
+	var n int64
+	for _, in := range m.Inputs {
+		n += in.Bytes
+	}
+	return n
+}
+
+// Progress is the live state of a run, updated by the engine and read by whoever draws it.
+type Progress struct {
+	FilesTotal atomic.Int64
+	FilesDone  atomic.Int64
+	BytesTotal atomic.Int64
+	BytesDone  atomic.Int64
+	phase      atomic.Value // string
+}
+
+// SetPhase names what the run is doing now ("read", "transform", "write", "commit").
+func (p *Progress) SetPhase(s string) { p.phase.Store(s) }
+
+// Phase returns what the run is doing now.
+func (p *Progress) Phase() string {
+	s, _ := p.phase.Load().(string)
+	return s
+}

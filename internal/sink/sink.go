@@ -1,0 +1,199 @@
+// Package sink writes table rows as Hive-partitioned Parquet files, and rejected records as JSON
+// lines, into a store — in practice the run's staging folder, which commit later puts in place.
+//
+// It decides file layout (one folder per partition value, files split near a target size, names
+// that are the same on every run) and encoding, never content: rows arrive built and sorted.
+package sink
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/sparkify/lake/internal/storage"
+)
+
+// Options tune the files written.
+type Options struct {
+	Compression    string // snappy, zstd, gzip or none
+	TargetFileSize int64  // a partition's rows are split into files near this size
+	RowGroupRows   int    // rows per row group (and between file-size checks)
+	Version        string // written into each file's created_by
+}
+
+// DefaultTargetFileSize is near the size engines read best: large enough that a table is not a
+// swarm of small files, small enough to parallelize reads of a big partition.
+const DefaultTargetFileSize = 128 << 20
+
+// DefaultRowGroupRows keeps row groups at a few MB for these narrow tables.
+const DefaultRowGroupRows = 128 << 10
+
+func (o Options) codec() (compress.Codec, string, error) {
+	switch strings.ToLower(o.Compression) {
+	case "", "snappy":
+		return &parquet.Snappy, ".snappy", nil
+	case "zstd":
+		return &parquet.Zstd, ".zstd", nil
+	case "gzip":
+		return &parquet.Gzip, ".gz", nil
+	case "none", "uncompressed":
+		return &parquet.Uncompressed, "", nil
+	}
+	return nil, "", fmt.Errorf("unknown compression %q (want snappy, zstd, gzip or none)", o.Compression)
+}
+
+// Result tells what was written for one table.
+type Result struct {
+	Table      string   `json:"-"`
+	Rows       int64    `json:"rows"`
+	Files      int      `json:"files"`
+	Bytes      int64    `json:"bytes"`
+	Partitions int      `json:"partitions"`
+	Names      []string `json:"-"` // object names written, relative to the table folder
+}
+
+// Table writes rows, already in their final order, under dir: one folder per partition (as
+// returned by partition, "" for none) and files named part-NNNNN<.codec>.parquet within it.
+func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, partition func(*T) string, opts Options) (Result, error) {
+	res := Result{Table: dir}
+	codec, ext, err := opts.codec()
+	if err != nil {
+		return res, err
+	}
+	if opts.TargetFileSize <= 0 {
+		opts.TargetFileSize = DefaultTargetFileSize
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = DefaultRowGroupRows
+	}
+	// Group row indexes by partition, keeping the rows' order within each partition.
+	groups := map[string][]int{}
+	for i := range rows {
+		p := partition(&rows[i])
+		groups[p] = append(groups[p], i)
+	}
+	// An unpartitioned table with no rows still gets one file, so that its schema is there and a
+	// reader's glob over it matches something; a partitioned one has no partition to put it in.
+	var zero T
+	if len(rows) == 0 && partition(&zero) == "" {
+		groups[""] = nil
+	}
+	parts := make([]string, 0, len(groups))
+	for p := range groups {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	res.Partitions = len(parts)
+	buf := make([]T, 0, opts.RowGroupRows)
+	for _, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		folder := dir
+		if p != "" {
+			folder += "/" + p
+		}
+		idx := groups[p]
+		fw := fileWriter[T]{st: st, folder: folder, ext: ext + ".parquet", opts: opts, codec: codec, res: &res}
+		for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
+			buf = buf[:0]
+			for _, i := range idx[start:min(start+opts.RowGroupRows, len(idx))] {
+				buf = append(buf, rows[i])
+			}
+			if err := fw.write(ctx, buf); err != nil {
+				fw.abort()
+				return res, err
+			}
+		}
+		if err := fw.close(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// fileWriter writes one partition's files, starting a new file when the current one has grown
+// past the target size.
+type fileWriter[T any] struct {
+	st     storage.Store
+	folder string
+	ext    string
+	opts   Options
+	codec  compress.Codec
+	res    *Result
+
+	n    int // files started in this partition
+	name string
+	out  storage.Writer
+	cw   *countingWriter
+	pw   *parquet.GenericWriter[T]
+}
+
+func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
+	if f.pw == nil {
+		f.name = fmt.Sprintf("%s/part-%05d%s", f.folder, f.n, f.ext)
+		f.n++
+		out, err := f.st.Create(ctx, f.name)
+		if err != nil {
+			return err
+		}
+		f.out, f.cw = out, &countingWriter{w: out}
+		f.pw = parquet.NewGenericWriter[T](f.cw,
+			parquet.Compression(f.codec),
+			parquet.CreatedBy("sparkify", f.opts.Version, ""),
+		)
+	}
+	if _, err := f.pw.Write(rows); err != nil {
+		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+	}
+	f.res.Rows += int64(len(rows))
+	if err := f.pw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+	}
+	if f.cw.n >= f.opts.TargetFileSize {
+		return f.close()
+	}
+	return nil
+}
+
+func (f *fileWriter[T]) close() error {
+	if f.pw == nil {
+		return nil
+	}
+	pw, out := f.pw, f.out
+	f.pw, f.out = nil, nil
+	if err := pw.Close(); err != nil {
+		out.Abort()
+		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+	}
+	f.res.Files++
+	f.res.Bytes += f.cw.n
+	f.res.Names = append(f.res.Names, f.name)
+	return nil
+}
+
+func (f *fileWriter[T]) abort() {
+	if f.out != nil {
+		f.out.Abort()
+		f.pw, f.out = nil, nil
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,209 @@
+// Package source turns the input roots a user names — a folder, a glob, a single file, a .zip
+// archive or the built-in sample — into an ordered list of input files and their bytes.
+//
+// It hides where the bytes live behind storage.Store and undoes .gz compression, so the decoders
+// only ever see plain JSON. It does not decode anything.
+package source
+
+import (
+	"archive/zip"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sparkify/lake/internal/storage"
+)
+
+// Root is a resolved input root.
+type Root struct {
+	Store   storage.Store
+	Prefix  string // objects below this prefix are candidates
+	Pattern string // a glob on the names relative to Prefix; "" takes every JSON file
+	Display string // how the user named the root
+	close   func() error
+}
+
+// Close releases what the root holds open (a .zip archive).
+func (r *Root) Close() error {
+	if r.close == nil {
+		return nil
+	}
+	return r.close()
+}
+
+// File is one input file.
+type File struct {
+	Name string // object name in the root's store
+	Path string // name relative to the root: what records cite and what orders them
+	Size int64  // stored (possibly compressed) size
+}
+
+// ErrNoInput is returned when a root holds no input file.
+var ErrNoInput = errors.New("no .json or .json.gz files")
+
+// ErrUnsupported is returned for roots this build cannot read.
+var ErrUnsupported = errors.New("not supported")
+
+// Sample returns a root over an embedded file system.
+func Sample(fsys fs.FS, display string) *Root {
+	return &Root{Store: storage.NewFS(fsys, display), Display: display}
+}
+
+// Resolve interprets what a user gave as an input root.
+func Resolve(spec string) (*Root, error) {
+	if scheme, _, ok := strings.Cut(spec, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "s3", "s3a", "s3n":
+			return nil, fmt.Errorf("%s: S3 input is %w yet", spec, ErrUnsupported)
+		default:
+			return nil, fmt.Errorf("%s: scheme %q is %w (use a local path)", spec, scheme, ErrUnsupported)
+		}
+	}
+	if hasMeta(spec) {
+		return resolveGlob(spec)
+	}
+	info, err := os.Stat(spec)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case info.IsDir():
+		st, err := storage.NewLocal(spec)
+		if err != nil {
+			return nil, err
+		}
+		return &Root{Store: st, Display: spec}, nil
+	case strings.EqualFold(filepath.Ext(spec), ".zip"):
+		zr, err := zip.OpenReader(spec)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec, err)
+		}
+		return &Root{Store: storage.NewFS(zr, spec), Display: spec, close: zr.Close}, nil
+	default:
+		st, err := storage.NewLocal(filepath.Dir(spec))
+		if err != nil {
+			return nil, err
+		}
+		// A file named on its own is read whatever its extension: the user chose it.
+		return &Root{Store: st, Prefix: filepath.Base(spec), Pattern: filepath.Base(spec), Display: spec}, nil
+	}
+}
+
+func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// resolveGlob splits a glob into the folder before its first wildcard, which becomes the store's
+// root, and the pattern after it.
+func resolveGlob(spec string) (*Root, error) {
+	parts := strings.Split(filepath.ToSlash(spec), "/")
+	i := slices.IndexFunc(parts, hasMeta)
+	dir := strings.Join(parts[:i], "/")
+	if dir == "" && strings.HasPrefix(spec, "/") {
+		dir = "/"
+	} else if dir == "" {
+		dir = "."
+	}
+	pattern := strings.Join(parts[i:], "/")
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("%s: bad pattern: %w", spec, err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	st, err := storage.NewLocal(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Root{Store: st, Pattern: pattern, Display: spec}, nil
+}
+
+// isJSON reports whether a name is an input file by its extension.
+func isJSON(name string) bool {
+	name = strings.ToLower(name)
+	return strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".json.gz")
+}
+
+// hidden reports whether any segment of a relative name starts with "." or "_": like Hadoop's
+// input formats, such files (e.g. a zip's __MACOSX/ folder, _SUCCESS markers) are not data.
+func hidden(rel string) bool {
+	for seg := range strings.SplitSeq(rel, "/") {
+		if strings.HasPrefix(seg, ".") || strings.HasPrefix(seg, "_") {
+			return true
+		}
+	}
+	return false
+}
+
+// matches applies the root's glob: a name matches when the pattern matches its leading segments,
+// so a pattern that names folders takes the JSON files below them.
+func (r *Root) matches(rel string) bool {
+	if r.Pattern == "" {
+		return isJSON(rel) && !hidden(rel)
+	}
+	n := strings.Count(r.Pattern, "/") + 1
+	segs := strings.Split(rel, "/")
+	if len(segs) < n {
+		return false
+	}
+	if ok, _ := path.Match(r.Pattern, strings.Join(segs[:n], "/")); !ok {
+		return false
+	}
+	if len(segs) == n && !hasMeta(r.Pattern) {
+		return true // a single file named by the user
+	}
+	return isJSON(rel) && !hidden(strings.Join(segs[n-1:], "/"))
+}
+
+// List returns the root's input files sorted by Path, so that "first record wins" means the same
+// thing wherever the files are stored. A root with no input file is an error wrapping ErrNoInput.
+func (r *Root) List(ctx context.Context) ([]File, error) {
+	var files []File
+	err := r.Store.List(ctx, r.Prefix, func(o storage.Object) error {
+		rel := o.Name
+		if r.Prefix != "" && r.Pattern == "" {
+			rel = strings.TrimPrefix(strings.TrimPrefix(o.Name, r.Prefix), "/")
+		}
+		if r.matches(rel) {
+			files = append(files, File{Name: o.Name, Path: rel, Size: o.Size})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", r.Display, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: %w", r.Display, ErrNoInput)
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
+}
+
+// ReadAll returns the whole content of an input file, decompressed when its name ends in .gz.
+func (r *Root) ReadAll(ctx context.Context, f File) ([]byte, error) {
+	rc, err := r.Store.Open(ctx, f.Name)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", r.Store.Location(f.Name), err)
+	}
+	defer rc.Close()
+	var in io.Reader = rc
+	if strings.HasSuffix(strings.ToLower(f.Name), ".gz") {
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", r.Store.Location(f.Name), err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.Store.Location(f.Name), err)
+	}
+	return data, nil
+}

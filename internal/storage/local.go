@@ -1,0 +1,216 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Local is a Store over a folder of the local file system. Writes go to a temporary file beside
+// the target that is synced and renamed into place on Close, so a crash never leaves half an
+// object under its real name.
+type Local struct {
+	root string // absolute
+}
+
+var (
+	_ Store = (*Local)(nil)
+	_ Mover = (*Local)(nil)
+)
+
+// NewLocal returns a Store rooted at dir, which need not exist yet (it is created on first write).
+func NewLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %s: %w", dir, err)
+	}
+	return &Local{root: abs}, nil
+}
+
+// Root returns the absolute folder of the store.
+func (l *Local) Root() string { return l.root }
+
+// path maps an object name to a file path, refusing names that would escape the root.
+func (l *Local) path(name string) (string, error) {
+	if name == "" {
+		return l.root, nil
+	}
+	if !fs.ValidPath(name) {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrInvalid}
+	}
+	return filepath.Join(l.root, filepath.FromSlash(name)), nil
+}
+
+// Location implements Store.
+func (l *Local) Location(name string) string {
+	p, err := l.path(name)
+	if err != nil {
+		return name
+	}
+	return p
+}
+
+// List implements Store.
+func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	p, err := l.path(prefix)
+	if err != nil {
+		return err
+	}
+	err = filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if file == p && os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(l.root, file)
+		if err != nil {
+			return err
+		}
+		return fn(Object{Name: filepath.ToSlash(rel), Size: info.Size()})
+	})
+	return err
+}
+
+// Stat implements Store.
+func (l *Local) Stat(_ context.Context, name string) (Object, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return Object{}, err
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return Object{}, err
+	}
+	if info.IsDir() {
+		return Object{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+	}
+	return Object{Name: name, Size: info.Size()}, nil
+}
+
+// Open implements Store.
+func (l *Local) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Create implements Store.
+func (l *Local) Create(_ context.Context, name string) (Writer, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	return &localWriter{f: f, dst: p}, nil
+}
+
+type localWriter struct {
+	f    *os.File
+	dst  string
+	done bool
+}
+
+func (w *localWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+func (w *localWriter) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.f.Name(), w.dst)
+	}
+	if err != nil {
+		os.Remove(w.f.Name())
+		return fmt.Errorf("write %s: %w", w.dst, err)
+	}
+	return nil
+}
+
+func (w *localWriter) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	w.f.Close()
+	return os.Remove(w.f.Name())
+}
+
+// RemoveAll implements Store.
+func (l *Local) RemoveAll(_ context.Context, prefix string) error {
+	p, err := l.path(prefix)
+	if err != nil {
+		return err
+	}
+	if p == l.root {
+		return &fs.PathError{Op: "remove", Path: p, Err: fs.ErrPermission}
+	}
+	return os.RemoveAll(p)
+}
+
+// Move implements Mover with one rename, which is atomic for a file or a whole folder.
+func (l *Local) Move(_ context.Context, from, to string) error {
+	src, err := l.path(from)
+	if err != nil {
+		return err
+	}
+	dst, err := l.path(to)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return &fs.PathError{Op: "move", Path: dst, Err: fs.ErrExist}
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems cannot sync a folder; the rename itself has happened.
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
