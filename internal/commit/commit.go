@@ -71,7 +71,10 @@ func Publish(ctx context.Context, st storage.Store, runID string, dirs []string,
 	if err := storage.WriteFile(ctx, st, stg+"/"+markerFile, m); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	return rollForward(ctx, st, runID)
+	if err := rollForward(ctx, st, runID); err != nil {
+		return fmt.Errorf("%w (the run is committed: the next run on this output finishes publishing it)", err)
+	}
+	return nil
 }
 
 // Discard removes a run's staging folder: the run will not be published.

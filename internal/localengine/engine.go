@@ -58,7 +58,7 @@ var ErrDuplicateID = errors.New("songplay_id collision")
 
 // Run runs the pipeline and returns its manifest. On error the previously published tables are
 // left as they were.
-func Run(ctx context.Context, o Options) (*report.Manifest, error) {
+func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if o.Workers <= 0 {
 		o.Workers = runtime.NumCPU()
 	}
@@ -105,9 +105,11 @@ func Run(ctx context.Context, o Options) (*report.Manifest, error) {
 	m.Inputs = map[string]report.Input{"songs": in.songStats, "events": in.eventStats}
 
 	stg := commit.Staging(o.RunID)
-	published := false
+	// Until Publish starts, a failure discards the staging; from then on the staging may hold a
+	// commit marker, and the next run's Recover decides (roll forward or discard).
+	publishing := false
 	defer func() {
-		if !published && !errors.Is(err, ErrTooManyRejected) {
+		if err != nil && !publishing && !errors.Is(err, ErrTooManyRejected) {
 			// Best effort: the next run's Recover removes whatever this leaves.
 			if derr := commit.Discard(context.WithoutCancel(ctx), o.Output, o.RunID); derr != nil {
 				log.Warn("could not remove staging", "err", derr)
@@ -123,7 +125,7 @@ func Run(ctx context.Context, o Options) (*report.Manifest, error) {
 	m.Rejected = report.Table{Rows: rej.Rows, Files: rej.Files, Bytes: rej.Bytes}
 	for name, st := range m.Inputs {
 		if st.Read > 0 && float64(st.Rejected)/float64(st.Read) > o.MaxRejectedRatio {
-			err = fmt.Errorf("%w: %d of %d %s records (%.2f%%, the limit is %.2f%%); the tables were left as they were and the rejected records are in %s",
+			err = fmt.Errorf("%w: %d of %d %s rejected (%.2f%%, the limit is %.2f%%, see --max-rejected-ratio); the tables were left as they were; the rejected records are in %s",
 				ErrTooManyRejected, st.Rejected, st.Read, name,
 				100*float64(st.Rejected)/float64(st.Read), 100*o.MaxRejectedRatio,
 				o.Output.Location(stg+"/"+RejectedDir))
@@ -167,11 +169,10 @@ func Run(ctx context.Context, o Options) (*report.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
+	publishing = true
 	if err = commit.Publish(ctx, o.Output, o.RunID, append(slices.Clone(table.All), RejectedDir), append(manifest, '\n')); err != nil {
-		// Past the commit point the next run rolls forward; before it, nothing changed.
 		return nil, err
 	}
-	published = true
 	log.Info("published", "output", m.Output)
 	return m, nil
 }

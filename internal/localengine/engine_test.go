@@ -95,10 +95,18 @@ func TestSharedSample(t *testing.T) {
 		return tb
 	}
 	type col = lakecheck.Column
-	str := func(name string, opt bool) col { return col{Name: name, Physical: "BYTE_ARRAY", Logical: "String", Optional: opt} }
-	i64 := func(name string) col { return col{Name: name, Physical: "INT64", Logical: "Int(bitWidth=64, isSigned=true)"} }
-	i32 := func(name string) col { return col{Name: name, Physical: "INT32", Logical: "Int(bitWidth=32, isSigned=true)"} }
-	f64 := func(name string, opt bool) col { return col{Name: name, Physical: "DOUBLE", Logical: "None", Optional: opt} }
+	str := func(name string, opt bool) col {
+		return col{Name: name, Physical: "BYTE_ARRAY", Logical: "String", Optional: opt}
+	}
+	i64 := func(name string) col {
+		return col{Name: name, Physical: "INT64", Logical: "Int(bitWidth=64, isSigned=true)"}
+	}
+	i32 := func(name string) col {
+		return col{Name: name, Physical: "INT32", Logical: "Int(bitWidth=32, isSigned=true)"}
+	}
+	f64 := func(name string, opt bool) col {
+		return col{Name: name, Physical: "DOUBLE", Logical: "None", Optional: opt}
+	}
 	ts := func(name string) col { return col{Name: name, Physical: "INT64", Logical: tsUTCMillis} }
 	tests := []struct {
 		table      string

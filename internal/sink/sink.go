@@ -88,7 +88,11 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 		parts = append(parts, p)
 	}
 	slices.Sort(parts)
-	res.Partitions = len(parts)
+	for _, p := range parts {
+		if p != "" {
+			res.Partitions++
+		}
+	}
 	buf := make([]T, 0, opts.RowGroupRows)
 	for _, p := range parts {
 		if err := ctx.Err(); err != nil {

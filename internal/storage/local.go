@@ -63,7 +63,8 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 	}
 	err = filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if file == p && os.IsNotExist(err) {
+			// A prefix that is not there, or that runs through a file, lists nothing.
+			if file == p && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
 				return nil
 			}
 			return err

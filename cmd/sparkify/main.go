@@ -1,0 +1,206 @@
+// Command sparkify turns Sparkify's raw song catalog and event log into an analytics-ready star
+// schema of Parquet tables. See README.md.
+//
+// This file only wires flags to configuration, configuration to the engine, and the engine's
+// outcome to a summary and an exit status; the work lives in internal/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sparkify/lake/internal/config"
+	"github.com/sparkify/lake/internal/localengine"
+	"github.com/sparkify/lake/internal/progress"
+	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/sample"
+	"github.com/sparkify/lake/internal/sink"
+	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/storage"
+)
+
+// Exit statuses. Scripts can tell a bad invocation from bad data from a failure to run.
+const (
+	exitOK        = 0
+	exitFailure   = 1 // the run failed: I/O, storage, interrupted
+	exitUsage     = 2 // bad flags or configuration
+	exitInput     = 3 // an input is missing, empty or unreadable
+	exitRejected  = 4 // too many rejected records
+	exitInterrupt = 130
+)
+
+const usage = `sparkify turns Sparkify's song catalog and event log into Parquet star-schema tables.
+
+Usage:
+  sparkify etl [flags]      run the ETL (with no flags: the built-in sample into ./out)
+  sparkify version          print the version
+  sparkify help             show this help
+
+Run "sparkify etl -h" for the flags of etl.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "etl":
+		return etl(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "sparkify", version())
+		return exitOK
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "sparkify: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func etl(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("sparkify etl", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	cfgPath := fl.String("config", "", "read settings from this dl.cfg (INI) file; env SPARKIFY_CONFIG")
+	fl.String("songs", "", "song catalog: a folder, glob, file or .zip (default: the built-in sample)")
+	fl.String("logs", "", "event log: a folder, glob, file or .zip (default: the built-in sample)")
+	fl.String("output", "", `output folder (default "out")`)
+	fl.String("mode", "", "LOCAL or S3, as in the reference project's dl.cfg (default LOCAL)")
+	fl.Int("workers", 0, "files read and decoded at once (default: the number of CPUs)")
+	fl.Float64("max-rejected-ratio", 0, "fail, leaving the tables as they were, when more than this share of an input's records is rejected (default 0.01)")
+	fl.String("compression", "", "Parquet compression: snappy, zstd, gzip or none (default snappy)")
+	quiet := fl.Bool("quiet", false, "print nothing but errors")
+	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
+	fl.Usage = func() {
+		fmt.Fprint(stderr, "Usage: sparkify etl [flags]\n\nSettings come from flags, then SPARKIFY_* environment variables, then --config, then defaults.\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "sparkify etl: unexpected argument %q (inputs are given with --songs and --logs)\n", fl.Arg(0))
+		return exitUsage
+	}
+	set := map[string]string{}
+	fl.Visit(func(f *flag.Flag) {
+		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" {
+			set[f.Name] = f.Value.String()
+		}
+	})
+	job, err := config.Load(config.Inputs{ConfigPath: *cfgPath, Flags: set, LookupEnv: os.LookupEnv})
+	if err != nil {
+		fmt.Fprintln(stderr, "sparkify etl:", err)
+		return exitUsage
+	}
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	if *quiet {
+		level = slog.LevelError
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger.Debug("configuration", "job", job)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	m, err := runJob(ctx, job, logger, stderr, !*quiet && !*verbose && isTerminal(stderr))
+	if err != nil {
+		fmt.Fprintln(stderr, "sparkify etl:", err)
+		return exitCode(ctx, err)
+	}
+	if !*quiet {
+		progress.Summary(stdout, m)
+	}
+	return exitOK
+}
+
+func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.Writer, showProgress bool) (*report.Manifest, error) {
+	if job.Mode == config.ModeS3 {
+		return nil, fmt.Errorf("MODE=S3: %w yet; use MODE=LOCAL with local paths", source.ErrUnsupported)
+	}
+	songs, err := openRoot(job.Songs, sample.Songs, "built-in sample song_data")
+	if err != nil {
+		return nil, fmt.Errorf("songs: %w", err)
+	}
+	defer songs.Close()
+	logs, err := openRoot(job.Logs, sample.Logs, "built-in sample log_data")
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	defer logs.Close()
+	out, err := storage.NewLocal(job.Output)
+	if err != nil {
+		return nil, err
+	}
+	p := &report.Progress{}
+	if showProgress {
+		bar := progress.Start(stderr, p, 200*time.Millisecond)
+		defer bar.Stop()
+	}
+	return localengine.Run(ctx, localengine.Options{
+		Songs:            songs,
+		Logs:             logs,
+		Output:           out,
+		Workers:          job.Workers,
+		MaxRejectedRatio: job.MaxRejectedRatio,
+		Sink:             sink.Options{Compression: job.Compression, Version: version()},
+		Logger:           logger,
+		Progress:         p,
+	})
+}
+
+func openRoot(spec string, builtin func() fs.FS, name string) (*source.Root, error) {
+	if spec == "" {
+		return source.Sample(builtin(), name), nil
+	}
+	return source.Resolve(spec)
+}
+
+func exitCode(ctx context.Context, err error) int {
+	switch {
+	case ctx.Err() != nil:
+		return exitInterrupt
+	case errors.Is(err, localengine.ErrTooManyRejected):
+		return exitRejected
+	case errors.Is(err, source.ErrNoInput), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return exitInput
+	case errors.Is(err, source.ErrUnsupported):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

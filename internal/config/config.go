@@ -1,0 +1,437 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Mode names where the job's data lives. It also names the dl.cfg section ([LOCAL] or [S3]) whose
+// locations override those of [PROJECT].
+type Mode string
+
+// The modes.
+const (
+	ModeLocal Mode = "LOCAL"
+	ModeS3    Mode = "S3"
+)
+
+// AWS holds the credentials and endpoint settings of the [AWS] section. Empty fields mean "not
+// configured here": the storage package then falls back to the AWS SDK's own defaults.
+type AWS struct {
+	AccessKeyID     string
+	SecretAccessKey Secret
+	SessionToken    Secret
+	Region          string // optional
+	Endpoint        string // optional custom S3 endpoint URL, e.g. a local MinIO
+	PathStyle       *bool  // nil = the SDK's default
+}
+
+// Job is the validated configuration of one run.
+type Job struct {
+	ConfigFile       string  // the file read, "" if none
+	Mode             Mode    // default ModeLocal
+	Songs, Logs      string  // input roots; "" means the built-in sample (the caller decides)
+	Output           string  // default "out"
+	Workers          int     // default runtime.NumCPU(); at least 1
+	MaxRejectedRatio float64 // default 0.01; within [0, 1]
+	Compression      string  // snappy (default) | zstd | gzip | none
+	AWS              AWS
+}
+
+// Defaults for settings that no source gives.
+const (
+	DefaultOutput           = "out"
+	DefaultMaxRejectedRatio = 0.01
+	DefaultCompression      = "snappy"
+)
+
+// compressions are the Parquet codecs a Job may name.
+var compressions = []string{"snappy", "zstd", "gzip", "none"}
+
+// Inputs is everything Load reads besides the config file. Passing the environment as a function
+// keeps Load free of process state, so tests run in parallel without t.Setenv.
+type Inputs struct {
+	ConfigPath string                      // from --config; "" = none given
+	Flags      map[string]string           // only flags the user explicitly set, keyed by flag name without dashes
+	LookupEnv  func(string) (string, bool) // os.LookupEnv in production; nil means no environment
+}
+
+// EnvConfig names the config file when Inputs.ConfigPath is "".
+const EnvConfig = "SPARKIFY_CONFIG"
+
+// setting is one Job field that a flag, the environment and [PROJECT] can all set.
+type setting struct {
+	flag     string // name without dashes
+	env      string
+	key      string // in [PROJECT]
+	location bool   // also read from the section the mode names ([LOCAL] or [S3]), which wins
+}
+
+var (
+	settingMode        = setting{"mode", "SPARKIFY_MODE", keyMode, false}
+	settingSongs       = setting{"songs", "SPARKIFY_SONGS", keySongs, true}
+	settingLogs        = setting{"logs", "SPARKIFY_LOGS", keyLogs, true}
+	settingOutput      = setting{"output", "SPARKIFY_OUTPUT", keyOutput, true}
+	settingWorkers     = setting{"workers", "SPARKIFY_WORKERS", keyWorkers, false}
+	settingRatio       = setting{"max-rejected-ratio", "SPARKIFY_MAX_REJECTED_RATIO", keyRatio, false}
+	settingCompression = setting{"compression", "SPARKIFY_COMPRESSION", keyCompression, false}
+
+	allSettings = []setting{settingMode, settingSongs, settingLogs, settingOutput, settingWorkers,
+		settingRatio, settingCompression}
+)
+
+// flagConfig may appear in Inputs.Flags too, for callers that pass every set flag; ConfigPath wins.
+const flagConfig = "config"
+
+// Load builds the Job from in and the config file it names.
+//
+// Each setting comes from, in order of precedence: its flag, its SPARKIFY_* variable, the
+// section named by the mode ([LOCAL] or [S3], locations only), [PROJECT], the default. Every value
+// present in any of these must be valid, even one that is overridden. An environment variable or
+// file key whose value is empty counts as absent; an empty flag is taken as given (so --songs=""
+// selects the built-in sample even when SPARKIFY_SONGS is set).
+//
+// Errors about settings or file contents wrap ErrInvalid (and are *Error); an unreadable file
+// yields an error that wraps the fs error and names the path.
+func Load(in Inputs) (Job, error) {
+	if err := checkFlagNames(in.Flags); err != nil {
+		return Job{}, err
+	}
+
+	path, origin := configPath(in)
+	var fc *fileConfig
+	if path != "" {
+		var err error
+		if fc, err = readFile(path); err != nil {
+			if errors.Is(err, ErrInvalid) {
+				return Job{}, err
+			}
+			return Job{}, fmt.Errorf("read config file named by %s: %w", origin, err)
+		}
+	}
+
+	job := Job{ConfigFile: path}
+	var err error
+	// The mode comes first: it decides which section's locations apply.
+	if job.Mode, err = resolve(candidates(settingMode, in, fc, ""), ModeLocal, parseMode); err != nil {
+		return Job{}, err
+	}
+	if job.Songs, err = resolve(candidates(settingSongs, in, fc, job.Mode), "", parseInput); err != nil {
+		return Job{}, err
+	}
+	if job.Logs, err = resolve(candidates(settingLogs, in, fc, job.Mode), "", parseInput); err != nil {
+		return Job{}, err
+	}
+	if job.Output, err = resolve(candidates(settingOutput, in, fc, job.Mode), DefaultOutput, parseOutput); err != nil {
+		return Job{}, err
+	}
+	if job.Workers, err = resolve(candidates(settingWorkers, in, fc, ""), runtime.NumCPU(), parseWorkers); err != nil {
+		return Job{}, err
+	}
+	if job.MaxRejectedRatio, err = resolve(candidates(settingRatio, in, fc, ""), DefaultMaxRejectedRatio, parseRatio); err != nil {
+		return Job{}, err
+	}
+	if job.Compression, err = resolve(candidates(settingCompression, in, fc, ""), DefaultCompression, parseCompression); err != nil {
+		return Job{}, err
+	}
+	if job.AWS, err = loadAWS(fc); err != nil {
+		return Job{}, err
+	}
+	return job, nil
+}
+
+// checkFlagNames rejects a flag name Load does not know: it is a bug in the caller, and ignoring
+// it would drop the user's setting without a word.
+func checkFlagNames(flags map[string]string) error {
+	known := []string{flagConfig}
+	for _, s := range allSettings {
+		known = append(known, s.flag)
+	}
+	names := make([]string, 0, len(flags))
+	for name := range flags {
+		names = append(names, name)
+	}
+	slices.Sort(names) // report the same one every time
+	for _, name := range names {
+		if slices.Contains(known, name) {
+			continue
+		}
+		hint := ""
+		if c := closest(name, known); c != "" {
+			hint = fmt.Sprintf(" (did you mean --%s?)", c)
+		}
+		return &Error{Setting: "flag --" + name, Reason: "unknown flag" + hint}
+	}
+	return nil
+}
+
+// configPath returns the file to read and what named it ("" when none is named).
+func configPath(in Inputs) (path, origin string) {
+	if in.ConfigPath != "" {
+		return in.ConfigPath, "--config"
+	}
+	if p := in.Flags[flagConfig]; p != "" {
+		return p, "--config"
+	}
+	if p, ok := lookupEnv(in, EnvConfig); ok {
+		return p, EnvConfig
+	}
+	return "", ""
+}
+
+// lookupEnv returns a non-blank environment variable. Blank counts as unset because shells and
+// CI systems often define a variable as "" to mean "not configured".
+func lookupEnv(in Inputs, name string) (string, bool) {
+	if in.LookupEnv == nil {
+		return "", false
+	}
+	v, ok := in.LookupEnv(name)
+	if !ok || strings.TrimSpace(v) == "" {
+		return "", false
+	}
+	return v, true
+}
+
+// candidate is one source's raw value for a setting.
+type candidate struct {
+	raw   string
+	file  string
+	line  int
+	label string // "flag --workers", "env SPARKIFY_WORKERS", "[PROJECT] WORKERS"
+}
+
+func (c candidate) fail(err error) error {
+	return &Error{File: c.file, Line: c.line, Setting: c.label, Reason: err.Error()}
+}
+
+// candidates lists the values given for s, highest precedence first. mode selects the section
+// whose locations override [PROJECT]; it is "" while the mode itself is being resolved.
+func candidates(s setting, in Inputs, fc *fileConfig, mode Mode) []candidate {
+	var cs []candidate
+	if v, ok := in.Flags[s.flag]; ok {
+		cs = append(cs, candidate{raw: v, label: "flag --" + s.flag})
+	}
+	if v, ok := lookupEnv(in, s.env); ok {
+		cs = append(cs, candidate{raw: v, label: "env " + s.env})
+	}
+	sections := []string{sectionProject}
+	if s.location && mode != "" {
+		sections = []string{string(mode), sectionProject}
+	}
+	for _, sec := range sections {
+		if v, ok := fc.get(sec, s.key); ok {
+			cs = append(cs, candidate{raw: v.value, file: fc.path, line: v.line, label: "[" + sec + "] " + s.key})
+		}
+	}
+	return cs
+}
+
+// resolve parses every candidate, so that a bad value is reported even when overridden, and
+// returns the first one's value, or def when there are none.
+func resolve[T any](cs []candidate, def T, parse func(string) (T, error)) (T, error) {
+	v := def
+	for i, c := range cs {
+		x, err := parse(c.raw)
+		if err != nil {
+			return def, c.fail(err)
+		}
+		if i == 0 {
+			v = x
+		}
+	}
+	return v, nil
+}
+
+func parseMode(raw string) (Mode, error) {
+	switch m := Mode(strings.ToUpper(strings.TrimSpace(raw))); m {
+	case ModeLocal, ModeS3:
+		return m, nil
+	}
+	return "", fmt.Errorf("invalid mode %q: want LOCAL or S3", raw)
+}
+
+// parseInput accepts any location, "" included (the built-in sample). Whether it exists, and
+// what s3a:// means, is for the packages that open it.
+func parseInput(raw string) (string, error) { return raw, nil }
+
+func parseOutput(raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", errors.New("output location must not be empty")
+	}
+	return raw, nil
+}
+
+func parseWorkers(raw string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil {
+		return 0, fmt.Errorf("invalid number of workers %q: want a whole number, at least 1", raw)
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("%d workers: want at least 1", n)
+	}
+	return n, nil
+}
+
+func parseRatio(raw string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, fmt.Errorf("invalid ratio %q: want a number from 0 to 1, such as 0.01", raw)
+	}
+	if f < 0 || f > 1 {
+		return 0, fmt.Errorf("ratio %s is outside [0, 1] (a share, not a percentage: 0.01 is 1%%)", strings.TrimSpace(raw))
+	}
+	return f, nil
+}
+
+func parseCompression(raw string) (string, error) {
+	c := strings.ToLower(strings.TrimSpace(raw))
+	if slices.Contains(compressions, c) {
+		return c, nil
+	}
+	return "", fmt.Errorf("unknown compression %q: want snappy, zstd, gzip or none", raw)
+}
+
+// parseBool accepts what Python's configparser.getboolean accepts, as the reference project
+// read dl.cfg with it.
+func parseBool(raw string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "1", "yes", "true", "on":
+		return true, nil
+	case "0", "no", "false", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid value %q: want true or false", raw)
+}
+
+// loadAWS reads [AWS]. These settings come from the file only: the AWS_* variables belong to the
+// SDK's credential chain, and credentials do not belong on a command line.
+func loadAWS(fc *fileConfig) (AWS, error) {
+	var a AWS
+	get := func(key string) (string, candidate) {
+		v, _ := fc.get(sectionAWS, key)
+		c := candidate{raw: v.value, line: v.line, label: "[" + sectionAWS + "] " + key}
+		if fc != nil {
+			c.file = fc.path
+		}
+		return v.value, c
+	}
+
+	a.AccessKeyID, _ = get(keyAccessKeyID)
+	secret, secretC := get(keySecretKey)
+	a.SecretAccessKey = NewSecret(secret)
+	token, tokenC := get(keySessionToken)
+	a.SessionToken = NewSecret(token)
+	a.Region, _ = get(keyRegion)
+
+	endpoint, endpointC := get(keyEndpoint)
+	if endpoint != "" {
+		if err := checkEndpoint(endpoint); err != nil {
+			return AWS{}, endpointC.fail(err)
+		}
+		a.Endpoint = endpoint
+	}
+
+	if raw, c := get(keyPathStyle); raw != "" {
+		b, err := parseBool(raw)
+		if err != nil {
+			return AWS{}, c.fail(err)
+		}
+		a.PathStyle = &b
+	}
+
+	// Half a key pair would make the SDK fail later with a less helpful message, or worse, fall
+	// back to other credentials than the ones the user meant.
+	idC := candidate{label: "[" + sectionAWS + "] " + keyAccessKeyID}
+	if fc != nil {
+		idC.file = fc.path
+		idC.line = fc.values[sectionAWS][keyAccessKeyID].line
+	}
+	switch {
+	case a.AccessKeyID != "" && secret == "":
+		return AWS{}, idC.fail(fmt.Errorf("set, but %s is not: give both or neither", keySecretKey))
+	case a.AccessKeyID == "" && secret != "":
+		return AWS{}, secretC.fail(fmt.Errorf("set, but %s is not: give both or neither", keyAccessKeyID))
+	case token != "" && a.AccessKeyID == "":
+		return AWS{}, tokenC.fail(fmt.Errorf("set, but %s and %s are not: a session token goes with a key pair",
+			keyAccessKeyID, keySecretKey))
+	}
+	return a, nil
+}
+
+// checkEndpoint requires an http(s) URL with a host. The error never quotes the value: a URL may
+// carry user:password.
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL with a host")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user or password; put credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	return nil
+}
+
+// LogValue implements slog.LogValuer; secrets show as "**redacted**".
+func (a AWS) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("access_key_id", a.AccessKeyID),
+		slog.String("secret_access_key", a.SecretAccessKey.String()),
+		slog.String("session_token", a.SessionToken.String()),
+		slog.String("region", a.Region),
+		slog.String("endpoint", a.Endpoint),
+	}
+	if a.PathStyle != nil {
+		attrs = append(attrs, slog.Bool("path_style", *a.PathStyle))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func (j Job) attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("config_file", j.ConfigFile),
+		slog.String("mode", string(j.Mode)),
+		slog.String("songs", j.Songs),
+		slog.String("logs", j.Logs),
+		slog.String("output", j.Output),
+		slog.Int("workers", j.Workers),
+		slog.Float64("max_rejected_ratio", j.MaxRejectedRatio),
+		slog.String("compression", j.Compression),
+		slog.Any("aws", j.AWS),
+	}
+}
+
+// LogValue implements slog.LogValuer; secrets show as "**redacted**".
+func (j Job) LogValue() slog.Value { return slog.GroupValue(j.attrs()...) }
+
+// String renders the Job as slog's text handler would render its LogValue, so that a printed Job
+// and a logged one read alike and are redacted by the same code.
+func (j Job) String() string {
+	var b strings.Builder
+	h := slog.NewTextHandler(&b, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.LevelKey || a.Key == slog.MessageKey) {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	r := slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0) // the zero time is not printed
+	r.AddAttrs(j.attrs()...)
+	_ = h.Handle(context.Background(), r) // a strings.Builder does not fail
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+var (
+	_ slog.LogValuer = Job{}
+	_ slog.LogValuer = AWS{}
+	_ fmt.Stringer   = Job{}
+)
