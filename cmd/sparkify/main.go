@@ -192,7 +192,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitInterrupt
 	case errors.Is(err, localengine.ErrTooManyRejected):
 		return exitRejected
-	case errors.Is(err, source.ErrNoInput), errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, source.ErrNoInput), errors.Is(err, source.ErrUnreadable),
+		errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return exitInput
 	case errors.Is(err, source.ErrUnsupported):
 		return exitUsage

@@ -49,6 +49,9 @@ type File struct {
 // ErrNoInput is returned when a root holds no input file.
 var ErrNoInput = errors.New("no .json or .json.gz files")
 
+// ErrUnreadable is returned, with the cause, when an input file cannot be read or decompressed.
+var ErrUnreadable = errors.New("unreadable input file")
+
 // ErrUnsupported is returned for roots this build cannot read.
 var ErrUnsupported = errors.New("not supported")
 
@@ -72,7 +75,7 @@ func Resolve(spec string) (*Root, error) {
 	}
 	info, err := os.Stat(spec)
 	if err != nil {
-		return nil, err
+		return nil, statError(spec, err)
 	}
 	switch {
 	case info.IsDir():
@@ -97,6 +100,14 @@ func Resolve(spec string) (*Root, error) {
 	}
 }
 
+// statError says what is wrong with a path the user gave, without the system call's name.
+func statError(path string, err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return fmt.Errorf("%s: %w", path, pe.Err)
+	}
+	return err
+}
+
 func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 
 // resolveGlob splits a glob into the folder before its first wildcard, which becomes the store's
@@ -115,7 +126,7 @@ func resolveGlob(spec string) (*Root, error) {
 		return nil, fmt.Errorf("%s: bad pattern: %w", spec, err)
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return nil, err
+		return nil, statError(dir, err)
 	}
 	st, err := storage.NewLocal(dir)
 	if err != nil {
@@ -189,21 +200,21 @@ func (r *Root) List(ctx context.Context) ([]File, error) {
 func (r *Root) ReadAll(ctx context.Context, f File) ([]byte, error) {
 	rc, err := r.Store.Open(ctx, f.Name)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", r.Store.Location(f.Name), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, r.Store.Location(f.Name), err)
 	}
 	defer rc.Close()
 	var in io.Reader = rc
 	if strings.HasSuffix(strings.ToLower(f.Name), ".gz") {
 		zr, err := gzip.NewReader(rc)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", r.Store.Location(f.Name), err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, r.Store.Location(f.Name), err)
 		}
 		defer zr.Close()
 		in = zr
 	}
 	data, err := io.ReadAll(in)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", r.Store.Location(f.Name), err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, r.Store.Location(f.Name), err)
 	}
 	return data, nil
 }

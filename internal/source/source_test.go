@@ -155,7 +155,7 @@ func TestResolveErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.ReadAll(context.Background(), fs[0]); err == nil || !strings.Contains(err.Error(), "x.json.gz") {
+	if _, err := r.ReadAll(context.Background(), fs[0]); !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "x.json.gz") {
 		t.Errorf("a corrupt .gz: got %v, want an error naming the file", err)
 	}
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sparkify runs the CLI in-process and returns its exit status, stdout and stderr.
+func sparkify(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func write(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const fixtures = "../../internal/localengine/testdata"
+
+func TestBuiltInSample(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := sparkify(t, "etl", "--output", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"published to", "songplays", "matched to the catalog"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	if stderr != "" {
+		t.Errorf("stderr not empty when it is not a terminal: %q", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestQuietPrintsNothing(t *testing.T) {
+	code, stdout, stderr := sparkify(t, "etl", "--quiet", "--output", t.TempDir())
+	if code != exitOK || stdout != "" || stderr != "" {
+		t.Errorf("got exit %d, stdout %q, stderr %q; want 0 and nothing", code, stdout, stderr)
+	}
+}
+
+// TestErrors checks that each kind of bad input or configuration gives one clear line on stderr,
+// the documented exit status, and leaves no table behind.
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	emptyDir := filepath.Join(dir, "empty")
+	os.MkdirAll(emptyDir, 0o755)
+	write(t, filepath.Join(dir, "empty", "notes.txt"), "not data")
+	badGz := write(t, filepath.Join(dir, "badgz", "x.json.gz"), "not gzip")
+	truncated := write(t, filepath.Join(dir, "trunc", "2018-11-01-events.json"),
+		`{"ts":1541030400796,"sessionId":1,"itemInSession":0,"page":"Home","userId":"7"}`+"\n"+`{"ts":1541030400796,"sessi`)
+	typo := write(t, filepath.Join(dir, "typo.cfg"), "[PROJECT]\nMODE=LOCAL\nOUTPU_DATA=x\n")
+	s3cfg := write(t, filepath.Join(dir, "s3.cfg"), "[PROJECT]\nMODE=S3\n")
+	badMode := write(t, filepath.Join(dir, "mode.cfg"), "[PROJECT]\nMODE=HDFS\n")
+	songs := filepath.Join(fixtures, "songs")
+	logs := filepath.Join(fixtures, "logs")
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string // in the error line
+	}{
+		{"missing input folder", []string{"--songs", filepath.Join(dir, "nope"), "--logs", logs}, exitInput, "nope"},
+		{"empty input", []string{"--songs", songs, "--logs", emptyDir}, exitInput, "no .json or .json.gz files"},
+		{"unreadable file", []string{"--songs", filepath.Dir(badGz), "--logs", logs}, exitInput, "x.json.gz"},
+		{"truncated JSON line over the reject limit", []string{"--songs", songs, "--logs", filepath.Dir(truncated)}, exitRejected, "1 of 2 events rejected"},
+		{"unknown dl.cfg key", []string{"--config", typo}, exitUsage, "OUTPUT_DATA"},
+		{"missing dl.cfg", []string{"--config", filepath.Join(dir, "nope.cfg")}, exitUsage, "nope.cfg"},
+		{"bad MODE", []string{"--config", badMode}, exitUsage, "HDFS"},
+		{"S3 mode is not supported yet", []string{"--config", s3cfg}, exitUsage, "S3"},
+		{"s3 path is not supported yet", []string{"--songs", "s3://bucket/songs", "--logs", logs}, exitUsage, "s3://bucket/songs"},
+		{"bad compression", []string{"--compression", "lzma"}, exitUsage, "lzma"},
+		{"bad workers", []string{"--workers", "0"}, exitUsage, "workers"},
+		{"stray argument", []string{"data/"}, exitUsage, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "lake")
+			code, _, stderr := sparkify(t, append([]string{"etl", "--output", out}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("got exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "sparkify etl: ") {
+				t.Errorf("want one error line, got %q", stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("error %q does not mention %q", stderr, tt.want)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Errorf("stack trace: %s", stderr)
+			}
+			for _, table := range []string{"songplays", "users", "songs", "artists", "time"} {
+				if _, err := os.Stat(filepath.Join(out, table)); err == nil {
+					t.Errorf("table %s written by a failed run", table)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsAreNeverPrinted(t *testing.T) {
+	const secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+	cfg := write(t, filepath.Join(t.TempDir(), "dl.cfg"),
+		"[AWS]\nAWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY="+secret+"\n[PROJECT]\nMODE=LOCAL\n")
+	out := t.TempDir()
+	code, stdout, stderr := sparkify(t, "etl", "--config", cfg, "--verbose", "--output", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "level=DEBUG") {
+		t.Errorf("--verbose gave no structured logs: %q", stderr)
+	}
+	manifest, err := os.ReadFile(filepath.Join(out, "_manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"stdout": stdout, "stderr": stderr, "manifest": string(manifest)} {
+		if strings.Contains(s, secret) {
+			t.Errorf("the secret appears in %s", name)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, stderr := sparkify(t); code != exitUsage || !strings.Contains(stderr, "sparkify etl") {
+		t.Errorf("no command: got %d %q", code, stderr)
+	}
+	if code, _, stderr := sparkify(t, "nope"); code != exitUsage || !strings.Contains(stderr, `unknown command "nope"`) {
+		t.Errorf("unknown command: got %d %q", code, stderr)
+	}
+	if code, stdout, _ := sparkify(t, "version"); code != exitOK || !strings.HasPrefix(stdout, "sparkify ") {
+		t.Errorf("version: got %d %q", code, stdout)
+	}
+}
