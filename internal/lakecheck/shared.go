@@ -7,17 +7,23 @@ import (
 	"testing"
 )
 
-// SharedData returns the folder of the real sample data (../shared/data/udacity beside the
-// checkout, or $SPARKIFY_SHARED_DATA). When it is absent the test is skipped, or fails when
-// SPARKIFY_REQUIRE_SHARED is set, as CI does, so that a missing dataset cannot pass for a green
-// run.
+// SharedData returns the folder of the real sample data: $SPARKIFY_SHARED_DATA, else
+// shared/data/udacity beside the checkout or beside a folder above it. When it is absent the test
+// is skipped, or fails when SPARKIFY_REQUIRE_SHARED is set, as CI does, so that a missing dataset
+// cannot pass for a green run.
 func SharedData(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("SPARKIFY_SHARED_DATA")
 	if dir == "" {
+		// shared/data/udacity beside the checkout, or beside any folder above it.
 		_, file, _, _ := runtime.Caller(0)
-		// internal/lakecheck/shared.go -> repository root -> ../shared/data/udacity
-		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "udacity")
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		for up := filepath.Clean(root); ; up = filepath.Dir(up) {
+			dir = filepath.Join(filepath.Dir(up), "shared", "data", "udacity")
+			if _, err := os.Stat(dir); err == nil || filepath.Dir(up) == up {
+				break
+			}
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "song_data")); err != nil {
 		if os.Getenv("SPARKIFY_REQUIRE_SHARED") != "" {
