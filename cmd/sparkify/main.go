@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
 	"github.com/sparkify/lake/internal/storage"
+	"github.com/sparkify/lake/internal/storage/s3"
 )
 
 // Exit statuses. Scripts can tell a bad invocation from bad data from a failure to run.
@@ -85,13 +87,14 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("sparkify etl", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	cfgPath := fl.String("config", "", "read settings from this dl.cfg (INI) file; env SPARKIFY_CONFIG")
-	fl.String("songs", "", "song catalog: a folder, glob, file or .zip (default: the built-in sample)")
-	fl.String("logs", "", "event log: a folder, glob, file or .zip (default: the built-in sample)")
-	fl.String("output", "", `output folder (default "out")`)
-	fl.String("mode", "", "LOCAL or S3, as in the reference project's dl.cfg (default LOCAL)")
+	fl.String("songs", "", "song catalog: a folder, glob, file, .zip or s3://bucket/prefix (default: the built-in sample)")
+	fl.String("logs", "", "event log: a folder, glob, file, .zip or s3://bucket/prefix (default: the built-in sample)")
+	fl.String("output", "", `output folder or s3://bucket/prefix (default "out")`)
+	fl.String("mode", "", "LOCAL or S3: which section of dl.cfg gives the locations (default LOCAL)")
 	fl.Int("workers", 0, "files read and decoded at once (default: the number of CPUs)")
 	fl.Float64("max-rejected-ratio", 0, "fail, leaving the tables as they were, when more than this share of an input's records is rejected (default 0.01)")
 	fl.String("compression", "", "Parquet compression: snappy, zstd, gzip or none (default snappy)")
+	fl.Int("s3-concurrency", 0, "S3 requests in flight (default 64)")
 	quiet := fl.Bool("quiet", false, "print nothing but errors")
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
 	fl.Usage = func() {
@@ -145,22 +148,30 @@ func etl(args []string, stdout, stderr io.Writer) int {
 }
 
 func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.Writer, showProgress bool) (*report.Manifest, error) {
-	if job.Mode == config.ModeS3 {
-		return nil, fmt.Errorf("MODE=S3: %w yet; use MODE=LOCAL with local paths", source.ErrUnsupported)
+	if job.Mode == config.ModeS3 && (job.Songs == "" || job.Logs == "" || job.Output == config.DefaultOutput) {
+		return nil, fmt.Errorf("MODE=S3 needs SONG_DATA, LOG_DATA and OUTPUT_DATA (in [S3] of dl.cfg, or --songs, --logs, --output): %w", config.ErrInvalid)
 	}
-	songs, err := openRoot(job.Songs, sample.Songs, "built-in sample song_data")
+	remote := &remotes{job: job}
+	songs, err := openRoot(ctx, job.Songs, sample.Songs, "built-in sample song_data", remote.open)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
 	defer songs.Close()
-	logs, err := openRoot(job.Logs, sample.Logs, "built-in sample log_data")
+	logs, err := openRoot(ctx, job.Logs, sample.Logs, "built-in sample log_data", remote.open)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	defer logs.Close()
-	out, err := storage.NewLocal(job.Output)
+	var out storage.Store
+	if s3.IsURL(job.Output) {
+		out, err = remote.open(job.Output)
+	} else if strings.Contains(job.Output, "://") {
+		err = fmt.Errorf("%s: %w (use a local path or s3://)", job.Output, source.ErrUnsupported)
+	} else {
+		out, err = storage.NewLocal(job.Output)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("output: %w", err)
 	}
 	p := &report.Progress{}
 	if showProgress {
@@ -176,14 +187,54 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 		Sink:             sink.Options{Compression: job.Compression, Version: version()},
 		Logger:           logger,
 		Progress:         p,
+		Retries:          remote.retries,
 	})
 }
 
-func openRoot(spec string, builtin func() fs.FS, name string) (*source.Root, error) {
+// remotes makes the one S3 client of a run, on first use, from the job's [AWS] settings.
+type remotes struct {
+	job    config.Job
+	client *s3.Client
+}
+
+func (r *remotes) open(url string) (storage.Store, error) {
+	if !s3.IsURL(url) {
+		return nil, fmt.Errorf("%s: %w (use a local path or s3://)", url, source.ErrUnsupported)
+	}
+	u, err := s3.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if r.client == nil {
+		a := r.job.AWS
+		r.client, err = s3.NewClient(context.Background(), s3.Config{
+			Region:          a.Region,
+			Endpoint:        a.Endpoint,
+			PathStyle:       a.PathStyle,
+			AccessKeyID:     a.AccessKeyID,
+			SecretAccessKey: a.SecretAccessKey.Reveal(),
+			SessionToken:    a.SessionToken.Reveal(),
+			Concurrency:     r.job.S3Concurrency,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r.client.Store(u), nil
+}
+
+func (r *remotes) retries() int64 {
+	if r.client == nil {
+		return 0
+	}
+	return r.client.Retries()
+}
+
+func openRoot(ctx context.Context, spec string, builtin func() fs.FS, name string, remote source.Remote) (*source.Root, error) {
 	if spec == "" {
 		return source.Sample(builtin(), name), nil
 	}
-	return source.Resolve(spec)
+	return source.Resolve(ctx, spec, remote)
 }
 
 func exitCode(ctx context.Context, err error) int {
@@ -195,7 +246,7 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.Is(err, source.ErrNoInput), errors.Is(err, source.ErrUnreadable),
 		errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
 		return exitInput
-	case errors.Is(err, source.ErrUnsupported):
+	case errors.Is(err, source.ErrUnsupported), errors.Is(err, config.ErrInvalid), errors.Is(err, s3.ErrBadURL):
 		return exitUsage
 	}
 	return exitFailure

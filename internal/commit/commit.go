@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/sparkify/lake/internal/storage"
 )
 
@@ -122,10 +124,19 @@ func rollForward(ctx context.Context, st storage.Store, runID string) error {
 	return removeIfEmpty(ctx, st, StagingDir)
 }
 
-// replace puts the staged folder d in place of the published one, in two steps that each leave a
-// marker when done, so that a replace interrupted anywhere resumes where it stopped: move the
-// published folder aside to _old/, then move the staged one (if the run staged one) into place.
+// replace puts the staged folder d in place of the published one. Each step leaves a marker when
+// done, so that a replace interrupted anywhere resumes where it stopped.
 func replace(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
+	if _, ok := st.(storage.Mover); ok {
+		return replaceByRename(ctx, st, stg, d, staged)
+	}
+	return replaceByCopy(ctx, st, stg, d, staged)
+}
+
+// replaceByRename is for stores that rename a folder at once (a local disk): the published
+// folder is moved aside to _old/, then the staged one into place, so the table is missing only
+// between two renames.
+func replaceByRename(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
 	asideDone := stg + "/" + doneDir + "/" + d + "/aside"
 	placedDone := stg + "/" + doneDir + "/" + d + "/placed"
 	if ok, err := storage.Exists(ctx, st, asideDone); err != nil {
@@ -163,6 +174,62 @@ func replace(ctx context.Context, st storage.Store, stg, d string, staged bool) 
 		}
 	}
 	return storage.WriteFile(ctx, st, placedDone, nil)
+}
+
+// replaceByCopy is for object stores, which cannot rename: the staged objects are copied over
+// the published ones (server-side where the store can), then the published objects that the run
+// did not write are deleted. The table is never empty; while the copies run, it holds a mix of
+// the two runs' files, which is the most an object store without transactions allows.
+func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
+	placedDone := stg + "/" + doneDir + "/" + d + "/placed"
+	src := stg + "/" + d
+	if ok, err := storage.Exists(ctx, st, placedDone); err != nil {
+		return err
+	} else if !ok {
+		keep := map[string]bool{}
+		if staged {
+			var names []string
+			if err := st.List(ctx, src, func(o storage.Object) error {
+				names = append(names, o.Name)
+				return nil
+			}); err != nil {
+				return err
+			}
+			g, gctx := errgroup.WithContext(ctx)
+			g.SetLimit(storage.Concurrency(st, 4))
+			for _, n := range names {
+				dst := d + strings.TrimPrefix(n, src)
+				keep[dst] = true
+				g.Go(func() error {
+					if c, ok := st.(storage.Copier); ok {
+						return c.CopyObject(gctx, n, dst)
+					}
+					return storage.Copy(gctx, st, n, st, dst)
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return err
+			}
+		}
+		var stale []string
+		if err := st.List(ctx, d, func(o storage.Object) error {
+			if !keep[o.Name] {
+				stale = append(stale, o.Name)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, n := range stale {
+			if err := st.RemoveAll(ctx, n); err != nil {
+				return err
+			}
+		}
+		if err := storage.WriteFile(ctx, st, placedDone, nil); err != nil {
+			return err
+		}
+	}
+	return st.RemoveAll(ctx, src)
 }
 
 func removeIfEmpty(ctx context.Context, st storage.Store, prefix string) error {

@@ -44,6 +44,7 @@ type Job struct {
 	Workers          int     // default runtime.NumCPU(); at least 1
 	MaxRejectedRatio float64 // default 0.01; within [0, 1]
 	Compression      string  // snappy (default) | zstd | gzip | none
+	S3Concurrency    int     // S3 requests in flight; 0 = the S3 client's default
 	AWS              AWS
 }
 
@@ -84,9 +85,10 @@ var (
 	settingWorkers     = setting{"workers", "SPARKIFY_WORKERS", keyWorkers, false}
 	settingRatio       = setting{"max-rejected-ratio", "SPARKIFY_MAX_REJECTED_RATIO", keyRatio, false}
 	settingCompression = setting{"compression", "SPARKIFY_COMPRESSION", keyCompression, false}
+	settingS3Conc      = setting{"s3-concurrency", "SPARKIFY_S3_CONCURRENCY", keyS3Concurrency, false}
 
 	allSettings = []setting{settingMode, settingSongs, settingLogs, settingOutput, settingWorkers,
-		settingRatio, settingCompression}
+		settingRatio, settingCompression, settingS3Conc}
 )
 
 // flagConfig may appear in Inputs.Flags too, for callers that pass every set flag; ConfigPath wins.
@@ -141,6 +143,9 @@ func Load(in Inputs) (Job, error) {
 		return Job{}, err
 	}
 	if job.Compression, err = resolve(candidates(settingCompression, in, fc, ""), DefaultCompression, parseCompression); err != nil {
+		return Job{}, err
+	}
+	if job.S3Concurrency, err = resolve(candidates(settingS3Conc, in, fc, ""), 0, parseWorkers); err != nil {
 		return Job{}, err
 	}
 	if job.AWS, err = loadAWS(fc); err != nil {

@@ -25,13 +25,14 @@ const (
 	keyEndpoint     = "AWS_ENDPOINT_URL"
 	keyPathStyle    = "S3_PATH_STYLE"
 
-	keyMode        = "MODE"
-	keySongs       = "SONG_DATA"
-	keyLogs        = "LOG_DATA"
-	keyOutput      = "OUTPUT_DATA"
-	keyWorkers     = "WORKERS"
-	keyRatio       = "MAX_REJECTED_RATIO"
-	keyCompression = "COMPRESSION"
+	keyMode          = "MODE"
+	keySongs         = "SONG_DATA"
+	keyLogs          = "LOG_DATA"
+	keyOutput        = "OUTPUT_DATA"
+	keyWorkers       = "WORKERS"
+	keyRatio         = "MAX_REJECTED_RATIO"
+	keyCompression   = "COMPRESSION"
+	keyS3Concurrency = "S3_CONCURRENCY"
 )
 
 // sections lists the valid sections and their keys, in the order the documentation gives them
@@ -41,7 +42,7 @@ var sections = []struct {
 	keys []string
 }{
 	{sectionAWS, []string{keyAccessKeyID, keySecretKey, keySessionToken, keyRegion, keyEndpoint, keyPathStyle}},
-	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression}},
+	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency}},
 	{sectionLocal, []string{keySongs, keyLogs, keyOutput}},
 	{sectionS3, []string{keySongs, keyLogs, keyOutput}},
 }

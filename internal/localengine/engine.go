@@ -47,6 +47,7 @@ type Options struct {
 	Progress         *report.Progress // nil: nobody watches
 	RunID            string           // "" makes one from the time and a random suffix
 	Now              func() time.Time // nil means time.Now
+	Retries          func() int64     // requests retried by the storage clients, for the report
 }
 
 // ErrTooManyRejected is returned when the rejected share of an input exceeds the threshold.
@@ -162,6 +163,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 
 	o.Progress.SetPhase("commit")
+	if o.Retries != nil {
+		m.Retries = o.Retries()
+	}
 	end := o.Now()
 	m.FinishedAt = end.UTC()
 	m.Seconds = end.Sub(start).Seconds()
@@ -236,7 +240,8 @@ func read(ctx context.Context, o Options, log *slog.Logger) (*inputs, error) {
 	logRes := make([]fileResult, len(logFiles))
 	var songBytes, logBytes atomic.Int64
 	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(o.Workers)
+	// Remote stores are read with many requests in flight: there the wait is the network's.
+	g.SetLimit(max(storage.Concurrency(o.Songs.Store, o.Workers), storage.Concurrency(o.Logs.Store, o.Workers)))
 	do := func(root *source.Root, f source.File, res *fileResult, nbytes *atomic.Int64, isSong bool) {
 		g.Go(func() error {
 			data, err := root.ReadAll(gctx, f)

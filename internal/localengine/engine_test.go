@@ -18,12 +18,12 @@ import (
 // runLocal runs the engine on two local roots into out.
 func runLocal(t *testing.T, songs, logs, out string, mutate func(*Options)) (*report.Manifest, error) {
 	t.Helper()
-	sr, err := source.Resolve(songs)
+	sr, err := source.Resolve(context.Background(), songs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sr.Close()
-	lr, err := source.Resolve(logs)
+	lr, err := source.Resolve(context.Background(), logs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,9 @@ func Summary(w io.Writer, m *report.Manifest) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nsong plays matched to the catalog: %s of %s (%.2f%%)\n", Count(m.Matched), Count(m.Plays), 100*m.MatchRate)
+	if m.Retries > 0 {
+		fmt.Fprintf(w, "storage requests retried: %s\n", Count(m.Retries))
+	}
 	if m.Rejected.Rows > 0 {
 		fmt.Fprintf(w, "rejected records: %s, in %s/_rejected/\n", Count(m.Rejected.Rows), m.Output)
 	}

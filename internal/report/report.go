@@ -48,6 +48,7 @@ type Manifest struct {
 	Matched     int64            `json:"songplays_matched"`
 	MatchRate   float64          `json:"match_rate"`
 	Recovered   []string         `json:"recovered_runs,omitempty"`
+	Retries     int64            `json:"storage_retries"`
 }
 
 // InputBytes is the number of bytes read from both inputs.

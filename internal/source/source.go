@@ -60,15 +60,18 @@ func Sample(fsys fs.FS, display string) *Root {
 	return &Root{Store: storage.NewFS(fsys, display), Display: display}
 }
 
-// Resolve interprets what a user gave as an input root.
-func Resolve(spec string) (*Root, error) {
+// Remote opens the store rooted at a URL (s3://bucket/prefix). It is how the caller, which owns
+// the clients and their credentials, lends them to Resolve.
+type Remote func(url string) (storage.Store, error)
+
+// Resolve interprets what a user gave as an input root: a local path, or a URL that remote
+// opens (nil refuses URLs).
+func Resolve(ctx context.Context, spec string, remote Remote) (*Root, error) {
 	if scheme, _, ok := strings.Cut(spec, "://"); ok {
-		switch strings.ToLower(scheme) {
-		case "s3", "s3a", "s3n":
-			return nil, fmt.Errorf("%s: S3 input is %w yet", spec, ErrUnsupported)
-		default:
+		if remote == nil {
 			return nil, fmt.Errorf("%s: scheme %q is %w (use a local path)", spec, scheme, ErrUnsupported)
 		}
+		return resolveRemote(ctx, spec, remote)
 	}
 	if hasMeta(spec) {
 		return resolveGlob(spec)
@@ -109,6 +112,41 @@ func statError(path string, err error) error {
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// resolveRemote resolves a URL: a prefix, a glob (split like a local one at its first wildcard)
+// or a single object.
+func resolveRemote(ctx context.Context, spec string, remote Remote) (*Root, error) {
+	scheme, rest, _ := strings.Cut(spec, "://")
+	if strings.EqualFold(path.Ext(rest), ".zip") {
+		return nil, fmt.Errorf("%s: a .zip archive must be a local file: %w", spec, ErrUnsupported)
+	}
+	parts := strings.Split(strings.TrimRight(rest, "/"), "/")
+	if i := slices.IndexFunc(parts, hasMeta); i > 0 {
+		st, err := remote(scheme + "://" + strings.Join(parts[:i], "/"))
+		if err != nil {
+			return nil, err
+		}
+		return &Root{Store: st, Pattern: strings.Join(parts[i:], "/"), Display: spec}, nil
+	}
+	st, err := remote(spec)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) > 1 {
+		// A key that is an object is a single file, read whatever its name.
+		parent, err := remote(scheme + "://" + strings.Join(parts[:len(parts)-1], "/"))
+		if err != nil {
+			return nil, err
+		}
+		base := parts[len(parts)-1]
+		if _, err := parent.Stat(ctx, base); err == nil {
+			return &Root{Store: parent, Prefix: base, Pattern: base, Display: spec}, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return &Root{Store: st, Display: spec}, nil
+}
 
 // resolveGlob splits a glob into the folder before its first wildcard, which becomes the store's
 // root, and the pattern after it.
@@ -187,7 +225,7 @@ func (r *Root) List(ctx context.Context) ([]File, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", r.Display, err)
+		return nil, err // stores name the location in their errors
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%s: %w", r.Display, ErrNoInput)

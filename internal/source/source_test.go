@@ -91,7 +91,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Resolve(tt.spec)
+			r, err := Resolve(context.Background(), tt.spec, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func TestResolve(t *testing.T) {
 
 func TestReadAllUndoesGzip(t *testing.T) {
 	dir := tree(t, files)
-	r, err := Resolve(filepath.Join(dir, "song_data"))
+	r, err := Resolve(context.Background(), filepath.Join(dir, "song_data"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +133,12 @@ func TestResolveErrors(t *testing.T) {
 		{"missing folder", filepath.Join(dir, "nope"), fs.ErrNotExist},
 		{"folder without input files", filepath.Join(dir, "empty"), ErrNoInput},
 		{"glob that matches nothing", filepath.Join(dir, "empty/*.json"), ErrNoInput},
-		{"s3 is not supported yet", "s3://bucket/song_data", ErrUnsupported},
+		{"a URL without a remote opener", "s3://bucket/song_data", ErrUnsupported},
 		{"unknown scheme", "gs://bucket/x", ErrUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Resolve(tt.spec)
+			r, err := Resolve(context.Background(), tt.spec, nil)
 			if err == nil {
 				_, err = r.List(context.Background())
 			}
@@ -147,7 +147,7 @@ func TestResolveErrors(t *testing.T) {
 			}
 		})
 	}
-	r, err := Resolve(filepath.Join(dir, "bad"))
+	r, err := Resolve(context.Background(), filepath.Join(dir, "bad"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Object describes a stored object.
@@ -66,6 +68,26 @@ type Mover interface {
 	Move(ctx context.Context, from, to string) error
 }
 
+// Copier is implemented by stores that copy an object without moving its bytes through this
+// machine (S3's server-side copy).
+type Copier interface {
+	CopyObject(ctx context.Context, from, to string) error
+}
+
+// Parallel is implemented by stores that are best used with many requests in flight: remote
+// stores, where each request waits on the network.
+type Parallel interface {
+	Concurrency() int
+}
+
+// Concurrency returns how many objects of s are best read at once, given the CPU-bound default.
+func Concurrency(s Store, def int) int {
+	if p, ok := s.(Parallel); ok && p.Concurrency() > def {
+		return p.Concurrency()
+	}
+	return def
+}
+
 // ErrReadOnly is returned by writes to a store that cannot be written.
 var ErrReadOnly = errors.New("storage is read-only")
 
@@ -80,12 +102,22 @@ func Move(ctx context.Context, s Store, from, to string) error {
 	if err := s.List(ctx, from, func(o Object) error { objs = append(objs, o); return nil }); err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Concurrency(s, 4))
 	for _, o := range objs {
 		dst := to + o.Name[len(from):]
-		if err := Copy(ctx, s, o.Name, s, dst); err != nil {
-			return err
-		}
+		g.Go(func() error {
+			if c, ok := s.(Copier); ok {
+				return c.CopyObject(gctx, o.Name, dst)
+			}
+			return Copy(gctx, s, o.Name, s, dst)
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// The source goes only once every copy is done, so a move interrupted anywhere can be run
+	// again and a source that is gone was moved in full.
 	return s.RemoveAll(ctx, from)
 }
 
