@@ -47,10 +47,11 @@ const usage = `sparkify turns Sparkify's song catalog and event log into Parquet
 
 Usage:
   sparkify etl [flags]      run the ETL (with no flags: the built-in sample into ./out)
+  sparkify gen --out DIR    write a synthetic dataset in the real format, at any scale
   sparkify version          print the version
   sparkify help             show this help
 
-Run "sparkify etl -h" for the flags of etl.
+Run "sparkify etl -h" or "sparkify gen -h" for their flags.
 `
 
 func main() {
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "etl":
 		return etl(args[1:], stdout, stderr)
+	case "gen":
+		return generate(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sparkify", version())
 		return exitOK

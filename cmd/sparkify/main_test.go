@@ -151,3 +151,25 @@ func TestUsage(t *testing.T) {
 		t.Errorf("version: got %d %q", code, stdout)
 	}
 }
+
+func TestGenThenEtl(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := sparkify(t, "gen", "--out", dir, "--songs", "50", "--events", "2000", "--users", "20", "--days", "2", "--dirty")
+	if code != exitOK || !strings.Contains(stdout, "events/s") {
+		t.Fatalf("gen: exit %d, %q %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, countsFile)); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = sparkify(t, "etl", "--songs", filepath.Join(dir, "song_data"), "--logs", filepath.Join(dir, "log_data"),
+		"--output", t.TempDir(), "--max-rejected-ratio", "0.5", "--quiet")
+	if code != exitOK {
+		t.Fatalf("etl on generated data: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := sparkify(t, "gen", "--out", dir, "--days", "0"); code != exitUsage || !strings.Contains(stderr, "Days") {
+		t.Errorf("bad gen options: got %d %q", code, stderr)
+	}
+	if code, _, _ := sparkify(t, "gen"); code != exitUsage {
+		t.Errorf("gen without --out: got %d", code)
+	}
+}

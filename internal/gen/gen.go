@@ -94,22 +94,25 @@ func Sample() Options {
 
 const dayMs = 86_400_000
 
+// ErrOptions is returned for options that describe no dataset.
+var ErrOptions = errors.New("gen: invalid options")
+
 func (o *Options) normalize() error {
 	switch {
 	case o.Songs < 0 || o.Artists < 0 || o.Events < 0 || o.Users < 0:
-		return errors.New("gen: negative size")
+		return fmt.Errorf("%w: negative size", ErrOptions)
 	case o.Days < 1:
-		return errors.New("gen: Days must be at least 1")
+		return fmt.Errorf("%w: Days must be at least 1", ErrOptions)
 	case o.Events > 0 && o.Users < 1:
-		return errors.New("gen: events need at least one user")
+		return fmt.Errorf("%w: events need at least one user", ErrOptions)
 	case !(o.MatchShare >= 0 && o.MatchShare <= 1):
-		return fmt.Errorf("gen: MatchShare %v is not in [0, 1]", o.MatchShare)
+		return fmt.Errorf("%w: MatchShare %v is not in [0, 1]", ErrOptions, o.MatchShare)
 	case o.SongsPerFile < 0:
-		return errors.New("gen: negative SongsPerFile")
+		return fmt.Errorf("%w: negative SongsPerFile", ErrOptions)
 	case o.Dirty && o.Events < 100:
 		// Dirty mode spends a handful of lines on each kind of defect; below this the defects
 		// would crowd out the data they are meant to hide in.
-		return errors.New("gen: Dirty needs at least 100 events")
+		return fmt.Errorf("%w: Dirty needs at least 100 events", ErrOptions)
 	}
 	if o.SongsPerFile == 0 {
 		o.SongsPerFile = 1
@@ -123,7 +126,7 @@ func (o *Options) normalize() error {
 	y, m, d := o.Start.UTC().Date()
 	o.Start = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	if end := o.Start.AddDate(0, 0, o.Days); end.UnixMilli() > math.MaxInt64/2 || o.Start.Year() < 1970 {
-		return errors.New("gen: date range out of bounds")
+		return fmt.Errorf("%w: date range out of bounds", ErrOptions)
 	}
 	return nil
 }
