@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -100,6 +101,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	fl.Int("s3-concurrency", 0, "S3 requests in flight (default 64)")
 	quiet := fl.Bool("quiet", false, "print nothing but errors")
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, "Usage: sparkify etl [flags]\n\nSettings come from flags, then SPARKIFY_* environment variables, then --config, then defaults.\n\nFlags:\n")
 		fl.PrintDefaults()
@@ -116,7 +118,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]string{}
 	fl.Visit(func(f *flag.Flag) {
-		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" {
+		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" && f.Name != "cpuprofile" {
 			set[f.Name] = f.Value.String()
 		}
 	})
@@ -138,6 +140,20 @@ func etl(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "sparkify etl: --cpuprofile:", err)
+			return exitUsage
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "sparkify etl: --cpuprofile:", err)
+			return exitFailure
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	m, err := runJob(ctx, job, logger, stderr, !*quiet && !*verbose && isTerminal(stderr))
 	if err != nil {

@@ -56,6 +56,12 @@ func Publish(ctx context.Context, st storage.Store, runID string, dirs []string,
 	if err := storage.WriteFile(ctx, st, stg+"/"+ManifestFile, manifest); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	// Everything staged must be on disk before the marker says it is there.
+	if s, ok := st.(storage.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("commit: sync %s: %w", st.Location(stg), err)
+		}
+	}
 	mk := marker{RunID: runID, Dirs: dirs}
 	for _, d := range dirs {
 		ok, err := storage.Exists(ctx, st, stg+"/"+d)
@@ -72,6 +78,11 @@ func Publish(ctx context.Context, st storage.Store, runID string, dirs []string,
 	}
 	if err := storage.WriteFile(ctx, st, stg+"/"+markerFile, m); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s, ok := st.(storage.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("commit: sync %s: %w", st.Location(stg), err)
+		}
 	}
 	if err := rollForward(ctx, st, runID); err != nil {
 		return fmt.Errorf("%w (the run is committed: the next run on this output finishes publishing it)", err)

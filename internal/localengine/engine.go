@@ -187,10 +187,11 @@ func newRunID(t time.Time) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// inputs is everything decoded, in (file path, position) order.
+// inputs is everything decoded, in (file path, position) order: one slice per file, so that
+// millions of events are not copied again into one.
 type inputs struct {
-	songs      []record.Song
-	events     []record.Event
+	songs      [][]record.Song
+	events     [][]record.Event
 	rejects    []*record.Reject
 	songStats  report.Input
 	eventStats report.Input
@@ -279,7 +280,8 @@ func read(ctx context.Context, o Options, log *slog.Logger) (*inputs, error) {
 		eventStats: report.Input{Root: o.Logs.Display, Files: len(logFiles), Bytes: logBytes.Load(), RejectedBy: map[string]int64{}},
 	}
 	for _, r := range songRes {
-		in.songs = append(in.songs, r.songs...)
+		in.songs = append(in.songs, r.songs)
+		in.songStats.Kept += int64(len(r.songs))
 		in.rejects = append(in.rejects, r.rejects...)
 		for _, rj := range r.rejects {
 			in.songStats.RejectedBy[string(rj.Reason)]++
@@ -287,16 +289,15 @@ func read(ctx context.Context, o Options, log *slog.Logger) (*inputs, error) {
 		in.songStats.Rejected += int64(len(r.rejects))
 	}
 	for _, r := range logRes {
-		in.events = append(in.events, r.events...)
+		in.events = append(in.events, r.events)
+		in.eventStats.Kept += int64(len(r.events))
 		in.rejects = append(in.rejects, r.rejects...)
 		for _, rj := range r.rejects {
 			in.eventStats.RejectedBy[string(rj.Reason)]++
 		}
 		in.eventStats.Rejected += int64(len(r.rejects))
 	}
-	in.songStats.Kept = int64(len(in.songs))
 	in.songStats.Read = in.songStats.Kept + in.songStats.Rejected
-	in.eventStats.Kept = int64(len(in.events))
 	in.eventStats.Read = in.eventStats.Kept + in.eventStats.Rejected
 	return in, nil
 }
@@ -316,63 +317,71 @@ type tables struct {
 // build applies the SPEC's rules by folding transform's choices over maps. Records arrive in
 // order, but the choices do not rely on it.
 func build(in *inputs) (*tables, error) {
-	songs := map[string]record.Song{}
-	artists := map[string]record.Song{}
-	for _, s := range in.songs {
-		if prev, ok := songs[s.SongID]; ok {
-			songs[s.SongID] = transform.FirstSong(prev, s)
-		} else {
-			songs[s.SongID] = s
-		}
-		if prev, ok := artists[s.ArtistID]; ok {
-			artists[s.ArtistID] = transform.FirstSong(prev, s)
-		} else {
-			artists[s.ArtistID] = s
+	songs := map[string]*record.Song{}
+	artists := map[string]*record.Song{}
+	var songRecords int
+	for _, file := range in.songs {
+		for i := range file {
+			s := &file[i]
+			songRecords++
+			if prev, ok := songs[s.SongID]; ok {
+				songs[s.SongID] = transform.FirstSongOf(prev, s)
+			} else {
+				songs[s.SongID] = s
+			}
+			if prev, ok := artists[s.ArtistID]; ok {
+				artists[s.ArtistID] = transform.FirstSongOf(prev, s)
+			} else {
+				artists[s.ArtistID] = s
+			}
 		}
 	}
 	candidates := map[transform.MatchKey][]record.Song{}
 	for _, s := range songs {
-		k := transform.SongMatchKey(&s)
-		candidates[k] = append(candidates[k], s)
+		k := transform.SongMatchKey(s)
+		candidates[k] = append(candidates[k], *s)
 	}
 
-	plays := map[transform.EventKey]record.Event{}
-	users := map[int64]record.Event{}
+	plays := map[transform.EventKey]*record.Event{}
+	users := map[int64]*record.Event{}
 	var nextSongs int64
-	for _, e := range in.events {
-		if e.HasUser {
-			if prev, ok := users[e.UserID]; ok {
-				users[e.UserID] = transform.LatestUser(prev, e)
-			} else {
-				users[e.UserID] = e
+	for _, file := range in.events {
+		for i := range file {
+			e := &file[i]
+			if e.HasUser {
+				if prev, ok := users[e.UserID]; ok {
+					users[e.UserID] = transform.LatestUserOf(prev, e)
+				} else {
+					users[e.UserID] = e
+				}
 			}
-		}
-		if !e.IsSongPlay() {
-			continue
-		}
-		nextSongs++
-		k := transform.KeyOf(&e)
-		if prev, ok := plays[k]; ok {
-			plays[k] = transform.EarlierEvent(prev, e)
-		} else {
-			plays[k] = e
+			if !e.IsSongPlay() {
+				continue
+			}
+			nextSongs++
+			k := transform.KeyOf(e)
+			if prev, ok := plays[k]; ok {
+				plays[k] = transform.EarlierEventOf(prev, e)
+			} else {
+				plays[k] = e
+			}
 		}
 	}
 
 	t := &tables{
 		duplicatePlays: nextSongs - int64(len(plays)),
-		duplicateSongs: int64(len(in.songs) - len(songs)),
+		duplicateSongs: int64(songRecords - len(songs)),
 	}
 	ids := make(map[int64]transform.EventKey, len(plays))
 	starts := map[int64]struct{}{}
 	t.songplays = make([]table.Songplay, 0, len(plays))
 	for k, e := range plays {
 		var match *record.Song
-		if s, ok := transform.MatchSong(&e, candidates[transform.EventMatchKey(&e)]); ok {
+		if s, ok := transform.MatchSong(e, candidates[transform.EventMatchKey(e)]); ok {
 			match = &s
 			t.matched++
 		}
-		row := transform.SongplayRow(&e, match)
+		row := transform.SongplayRow(e, match)
 		if other, dup := ids[row.SongplayID]; dup {
 			return nil, fmt.Errorf("%w: %d for %+v and %+v", ErrDuplicateID, row.SongplayID, other, k)
 		}
@@ -381,13 +390,13 @@ func build(in *inputs) (*tables, error) {
 		t.songplays = append(t.songplays, row)
 	}
 	for _, e := range users {
-		t.users = append(t.users, transform.UserRow(&e))
+		t.users = append(t.users, transform.UserRow(e))
 	}
 	for _, s := range songs {
-		t.songs = append(t.songs, transform.SongRow(&s))
+		t.songs = append(t.songs, transform.SongRow(s))
 	}
 	for _, s := range artists {
-		t.artists = append(t.artists, transform.ArtistRow(&s))
+		t.artists = append(t.artists, transform.ArtistRow(s))
 	}
 	for ts := range starts {
 		t.times = append(t.times, transform.TimeRow(ts))

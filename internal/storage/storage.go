@@ -68,6 +68,13 @@ type Mover interface {
 	Move(ctx context.Context, from, to string) error
 }
 
+// Syncer is implemented by stores whose writes are durable only once synced. Writers' Close makes
+// an object visible; Sync makes everything written so far survive a crash. Commit calls it once
+// before the commit marker, which is cheaper than a sync per object.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // Copier is implemented by stores that copy an object without moving its bytes through this
 // machine (S3's server-side copy).
 type Copier interface {

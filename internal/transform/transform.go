@@ -34,7 +34,10 @@ func KeyOf(e *record.Event) EventKey {
 
 // EarlierEvent chooses, between two events with the same key, the one the SPEC keeps: the smallest
 // ts, then the first in (source path, line) order.
-func EarlierEvent(a, b record.Event) record.Event {
+func EarlierEvent(a, b record.Event) record.Event { return *EarlierEventOf(&a, &b) }
+
+// EarlierEventOf is EarlierEvent on pointers, for engines that fold without copying events.
+func EarlierEventOf(a, b *record.Event) *record.Event {
 	if a.TS != b.TS {
 		if a.TS < b.TS {
 			return a
@@ -50,7 +53,10 @@ func EarlierEvent(a, b record.Event) record.Event {
 // LatestUser chooses, between two events of the same user, the one whose attributes describe the
 // user now: the latest by (ts, sessionId, itemInSession), then the first in (source path, line)
 // order.
-func LatestUser(a, b record.Event) record.Event {
+func LatestUser(a, b record.Event) record.Event { return *LatestUserOf(&a, &b) }
+
+// LatestUserOf is LatestUser on pointers, for engines that fold without copying events.
+func LatestUserOf(a, b *record.Event) *record.Event {
 	if c := cmp.Or(
 		cmp.Compare(a.TS, b.TS),
 		cmp.Compare(a.SessionID, b.SessionID),
@@ -69,7 +75,10 @@ func LatestUser(a, b record.Event) record.Event {
 
 // FirstSong chooses, between two records of the same song_id (or of the same artist_id), the one
 // whose attributes win: the first in (source path, position in file) order.
-func FirstSong(a, b record.Song) record.Song {
+func FirstSong(a, b record.Song) record.Song { return *FirstSongOf(&a, &b) }
+
+// FirstSongOf is FirstSong on pointers, for engines that fold without copying songs.
+func FirstSongOf(a, b *record.Song) *record.Song {
 	if b.Src.Before(a.Src) {
 		return b
 	}
