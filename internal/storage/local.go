@@ -19,7 +19,7 @@ type Local struct {
 }
 
 var (
-	_ Store = (*Local)(nil)
+	_ Store  = (*Local)(nil)
 	_ Mover  = (*Local)(nil)
 	_ Syncer = (*Local)(nil)
 )
