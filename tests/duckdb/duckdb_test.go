@@ -115,7 +115,7 @@ func TestSharedSampleInDuckDB(t *testing.T) {
 		}
 	}
 	var song, artist string
-	if err := db.QueryRow("SELECT song_id, artist_id FROM " + tbl("songplays") + " WHERE song_id IS NOT NULL").Scan(&song, &artist); err != nil {
+	if err := db.QueryRow("SELECT song_id, artist_id FROM "+tbl("songplays")+" WHERE song_id IS NOT NULL").Scan(&song, &artist); err != nil {
 		t.Fatal(err)
 	}
 	if song != "SOZCTXZ12AB0182364" || artist != "AR5KOSW1187FB35FF4" {
