@@ -100,8 +100,11 @@ func (s *Store) wrap(op, name string, err error) error {
 			kind, cause = fs.ErrNotExist, "no such key"
 		case "NoSuchBucket":
 			kind, cause = fs.ErrNotExist, "bucket "+s.bucket+" does not exist"
-		case "AccessDenied", "Forbidden", "AllAccessDisabled":
-			kind, cause = fs.ErrPermission, "access denied to "+loc+" (check the credentials' permissions)"
+		case "AccessDenied", "AllAccessDisabled":
+			kind, cause = fs.ErrPermission, "access denied (the credentials lack permission)"
+		case "Forbidden":
+			// A HEAD request's 403 has no body to say why.
+			kind, cause = fs.ErrPermission, "access denied (bad credentials, or no permission)"
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
 			kind, cause = fs.ErrPermission, "bad credentials ("+apiErr.ErrorCode()+")"
 		}
