@@ -1,0 +1,262 @@
+// Command bench runs, on the same generated data, the sparkify ETL, the same ETL written for DuckDB
+// (etl.sql), and a floor that only reads the input bytes; it reports wall time (median of runs),
+// input MB/s, peak RSS and the ratio to DuckDB, and checks that both produced the same rows (apart
+// from songplay_id). See BENCHMARKS.md.
+//
+//	cd bench && go run . -size S
+//
+// It is a module of its own because DuckDB needs cgo, which the main module does without.
+package main
+
+import (
+	"database/sql"
+	_ "embed"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
+)
+
+//go:embed etl.sql
+var etlSQL string
+
+type size struct{ songs, events, users int }
+
+var sizes = map[string]size{
+	"XS": {2_000, 100_000, 300},
+	"S":  {20_000, 1_000_000, 1_000},
+	"M":  {100_000, 5_000_000, 5_000},
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "duckdb-etl" {
+		// The DuckDB run is a child process, so that its peak RSS is its own.
+		if err := duckdbETL(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+			fmt.Fprintln(os.Stderr, "duckdb:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	sizeName := flag.String("size", "S", "XS, S (20k songs, 1M events) or M (100k songs, 5M events)")
+	runs := flag.Int("runs", 3, "runs of each engine; the median is reported")
+	dataRoot := flag.String("data", filepath.Join(os.TempDir(), "sparkify-bench"), "where generated data and outputs go")
+	flag.Parse()
+	if err := run(*sizeName, *runs, *dataRoot); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name  string
+	times []time.Duration
+	rss   int64 // KiB, max over runs
+}
+
+func (r result) median() time.Duration {
+	s := slices.Clone(r.times)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func run(sizeName string, runs int, root string) error {
+	sz, ok := sizes[sizeName]
+	if !ok {
+		return fmt.Errorf("unknown size %q", sizeName)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(root, "sparkify")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sparkify")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build sparkify: %v\n%s", err, out)
+	}
+	data := filepath.Join(root, sizeName)
+	if _, err := os.Stat(filepath.Join(data, "counts.json")); err != nil {
+		os.RemoveAll(data)
+		cmd := exec.Command(bin, "gen", "--out", data, "--songs", fmt.Sprint(sz.songs), "--events", fmt.Sprint(sz.events),
+			"--users", fmt.Sprint(sz.users), "--days", "30", "--seed", "1")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+	}
+	songs, logs := filepath.Join(data, "song_data"), filepath.Join(data, "log_data")
+	inputBytes, err := dirBytes(data)
+	if err != nil {
+		return err
+	}
+	outs := map[string]string{"sparkify": filepath.Join(root, sizeName+"-out-sparkify"), "duckdb": filepath.Join(root, sizeName+"-out-duckdb")}
+	engines := []struct {
+		name string
+		cmd  func() *exec.Cmd
+	}{
+		{"floor (read input bytes)", func() *exec.Cmd { return exec.Command(self, "floor-never-used") }},
+		{"sparkify", func() *exec.Cmd {
+			return exec.Command(bin, "etl", "--songs", songs, "--logs", logs, "--output", outs["sparkify"], "--quiet")
+		}},
+		{"duckdb", func() *exec.Cmd { return exec.Command(self, "duckdb-etl", songs, logs, outs["duckdb"]) }},
+	}
+	var results []result
+	for _, e := range engines {
+		r := result{name: e.name}
+		for i := range runs {
+			// Both engines start from an empty output: replacing a previous run's tables is
+			// part of sparkify's atomic commit, which DuckDB's COPY does not do, so it is left out.
+			for _, o := range outs {
+				os.RemoveAll(o)
+			}
+			dropCaches()
+			start := time.Now()
+			var rss int64
+			if strings.HasPrefix(e.name, "floor") {
+				if err := readAll(data); err != nil {
+					return err
+				}
+			} else {
+				cmd := e.cmd()
+				cmd.Stderr = os.Stderr
+				if err := cmd.Run(); err != nil {
+					return fmt.Errorf("%s run %d: %w", e.name, i+1, err)
+				}
+				rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+			}
+			d := time.Since(start)
+			r.times = append(r.times, d)
+			r.rss = max(r.rss, rss)
+			fmt.Fprintf(os.Stderr, "%s run %d: %.2fs, %d MiB peak RSS\n", e.name, i+1, d.Seconds(), rss>>10)
+		}
+		results = append(results, r)
+	}
+	same, detail, err := compare(outs["sparkify"], outs["duckdb"])
+	if err != nil {
+		return err
+	}
+	duck := results[2].median()
+	fmt.Printf("\n### Size %s: %d songs, %d events, %.0f MiB of input, %d runs (median)\n\n", sizeName, sz.songs, sz.events, float64(inputBytes)/(1<<20), runs)
+	fmt.Println("| engine | wall time | input MB/s | peak RSS | time / DuckDB's | ns per event |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range results {
+		m := r.median()
+		rss := "—"
+		if r.rss > 0 {
+			rss = fmt.Sprintf("%d MiB", r.rss>>10)
+		}
+		fmt.Printf("| %s | %.2f s | %.0f | %s | %.2f | %.0f |\n", r.name, m.Seconds(), float64(inputBytes)/m.Seconds()/1e6, rss,
+			m.Seconds()/duck.Seconds(), float64(m.Nanoseconds())/float64(sz.events))
+	}
+	fmt.Printf("\nSame rows in both outputs (songplay_id aside): %v%s\n", same, detail)
+	return nil
+}
+
+// dropCaches asks the kernel to forget cached file pages, so every run reads from the same state;
+// it needs root and is skipped silently otherwise (then every run after the first reads from the
+// page cache, for every engine alike).
+func dropCaches() {
+	exec.Command("sync").Run()
+	os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0)
+}
+
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
+			info, err := d.Info()
+			if err == nil {
+				n += info.Size()
+			}
+		}
+		return err
+	})
+	return n, err
+}
+
+// readAll is the floor: read every input byte, two files at a time, and do nothing with it.
+func readAll(dir string) error {
+	var files []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
+			files = append(files, p)
+		}
+		return err
+	})
+	var g errgroup.Group
+	g.SetLimit(2)
+	for _, f := range files {
+		g.Go(func() error {
+			fh, err := os.Open(f)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			_, err = io.Copy(io.Discard, fh)
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+func duckdbETL(songs, logs, out string) error {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	q := strings.NewReplacer("{{SONGS}}", songs, "{{LOGS}}", logs, "{{OUT}}", out).Replace(etlSQL)
+	if err := os.MkdirAll(filepath.Join(out, "users"), 0o755); err != nil {
+		return err
+	}
+	os.MkdirAll(filepath.Join(out, "artists"), 0o755)
+	_, err = db.Exec(q)
+	return err
+}
+
+// compare checks that the two outputs hold the same rows, table by table, with every value cast
+// to text (the engines choose different physical types for partition columns and timestamps).
+func compare(a, b string) (bool, string, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return false, "", err
+	}
+	defer db.Close()
+	tables := map[string]string{
+		"songplays": "epoch_ms(start_time)::VARCHAR, user_id::VARCHAR, level, song_id, artist_id, session_id::VARCHAR, item_in_session::VARCHAR, location, user_agent, year::VARCHAR, month::VARCHAR",
+		"users":     "user_id::VARCHAR, first_name, last_name, gender, level",
+		"songs":     "song_id, title, duration::VARCHAR, year::VARCHAR, artist_id",
+		"artists":   "artist_id, name, location, latitude::VARCHAR, longitude::VARCHAR",
+		"time":      "epoch_ms(start_time)::VARCHAR, hour::VARCHAR, day::VARCHAR, week::VARCHAR, weekday::VARCHAR, year::VARCHAR, month::VARCHAR",
+	}
+	same := true
+	var detail strings.Builder
+	for _, t := range []string{"songplays", "users", "songs", "artists", "time"} {
+		src := func(dir string) string {
+			return fmt.Sprintf("(SELECT %s FROM read_parquet('%s/%s/**/*.parquet', hive_partitioning = true))", tables[t], dir, t)
+		}
+		var onlyA, onlyB, rows int64
+		if err := db.QueryRow(fmt.Sprintf("SELECT count(*) FROM (%s EXCEPT ALL %s)", src(a), src(b))).Scan(&onlyA); err != nil {
+			return false, "", fmt.Errorf("compare %s: %w", t, err)
+		}
+		if err := db.QueryRow(fmt.Sprintf("SELECT count(*) FROM (%s EXCEPT ALL %s)", src(b), src(a))).Scan(&onlyB); err != nil {
+			return false, "", fmt.Errorf("compare %s: %w", t, err)
+		}
+		db.QueryRow(fmt.Sprintf("SELECT count(*) FROM %s", src(a))).Scan(&rows)
+		if onlyA != 0 || onlyB != 0 {
+			same = false
+		}
+		fmt.Fprintf(&detail, "\n- %s: %d rows; only in sparkify's output: %d; only in DuckDB's: %d", t, rows, onlyA, onlyB)
+	}
+	return same, detail.String(), nil
+}
