@@ -14,6 +14,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sparkify/lake/internal/storage"
 )
@@ -24,6 +25,7 @@ type Options struct {
 	TargetFileSize int64  // a partition's rows are split into files near this size
 	RowGroupRows   int    // rows per row group (and between file-size checks)
 	Version        string // written into each file's created_by
+	Parallelism    int    // partitions written at once; 0 means 4
 }
 
 // DefaultTargetFileSize is near the size engines read best: large enough that a table is not a
@@ -71,6 +73,9 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	if opts.RowGroupRows <= 0 {
 		opts.RowGroupRows = DefaultRowGroupRows
 	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 4
+	}
 	// Group row indexes by partition, keeping the rows' order within each partition.
 	groups := map[string][]int{}
 	for i := range rows {
@@ -93,30 +98,42 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 			res.Partitions++
 		}
 	}
-	buf := make([]T, 0, opts.RowGroupRows)
-	for _, p := range parts {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		folder := dir
-		if p != "" {
-			folder += "/" + p
-		}
-		idx := groups[p]
-		fw := fileWriter[T]{st: st, folder: folder, ext: ext + ".parquet", opts: opts, codec: codec, res: &res}
-		for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
-			buf = buf[:0]
-			for _, i := range idx[start:min(start+opts.RowGroupRows, len(idx))] {
-				buf = append(buf, rows[i])
+	// Partitions are written in parallel: a table like songs has thousands of small ones, each
+	// mostly file-system calls. Results are kept per partition and summed in partition order,
+	// so the result does not depend on scheduling.
+	partRes := make([]Result, len(parts))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(opts.Parallelism, 1))
+	for pi, p := range parts {
+		g.Go(func() error {
+			folder := dir
+			if p != "" {
+				folder += "/" + p
 			}
-			if err := fw.write(ctx, buf); err != nil {
-				fw.abort()
-				return res, err
+			idx := groups[p]
+			buf := make([]T, 0, min(opts.RowGroupRows, max(len(idx), 1)))
+			fw := fileWriter[T]{st: st, folder: folder, ext: ext + ".parquet", opts: opts, codec: codec, res: &partRes[pi]}
+			for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
+				buf = buf[:0]
+				for _, i := range idx[start:min(start+opts.RowGroupRows, len(idx))] {
+					buf = append(buf, rows[i])
+				}
+				if err := fw.write(gctx, buf); err != nil {
+					fw.abort()
+					return err
+				}
 			}
-		}
-		if err := fw.close(); err != nil {
-			return res, err
-		}
+			return fw.close()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for _, r := range partRes {
+		res.Rows += r.Rows
+		res.Files += r.Files
+		res.Bytes += r.Bytes
+		res.Names = append(res.Names, r.Names...)
 	}
 	return res, nil
 }
