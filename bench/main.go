@@ -116,7 +116,7 @@ func run(sizeName string, runs int, root string) error {
 		for i := range runs {
 			// Both engines start from an empty output: replacing a previous run's tables is
 			// part of sparkify's atomic commit, which DuckDB's COPY does not do, so it is left out.
-			for _, o := range outs {
+			if o, ok := outs[e.name]; ok {
 				os.RemoveAll(o)
 			}
 			dropCaches()

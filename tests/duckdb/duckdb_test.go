@@ -215,6 +215,7 @@ func TestSharedSampleInDuckDB(t *testing.T) {
 			// NULL and still types the column BIGINT. As many as the source's year-0 songs.
 			{"songs with a NULL year", "SELECT count(*) FROM " + songs + " WHERE year IS NULL",
 				scan[int64](t, db, "SELECT count(*) FROM "+srcSongs+" WHERE year = 0")},
+			{"songs found in the source", "SELECT count(*) FROM " + songs + " o JOIN " + srcSongs + " s USING (song_id)", 71},
 			{"songs whose year or artist_id differs from the source",
 				"SELECT count(*) FROM " + songs + " o JOIN " + srcSongs + " s USING (song_id)" +
 					" WHERE o.year IS DISTINCT FROM nullif(s.year, 0) OR o.artist_id IS DISTINCT FROM s.artist_id", 0},
