@@ -15,7 +15,8 @@ import (
 // Decoder decodes songs and events. The zero value is ready to use. A Decoder reuses its parser's
 // memory between calls, so it is not safe for concurrent use: give each goroutine its own.
 type Decoder struct {
-	p fastjson.Parser
+	p    fastjson.Parser
+	scan flatScanner
 }
 
 // problem is a validation failure before it is turned into a Reject with its raw bytes.
@@ -58,7 +59,7 @@ func (d *Decoder) Song(raw []byte, src record.Source) (record.Song, *record.Reje
 	s := record.Song{Src: src}
 	o, p := d.object(raw)
 	if p == nil {
-		p = songFields(o, &s)
+		p = songFields(objFields{o}, &s)
 	}
 	if p != nil {
 		return record.Song{}, reject(record.KindSong, src, raw, p)
@@ -66,7 +67,7 @@ func (d *Decoder) Song(raw []byte, src record.Source) (record.Song, *record.Reje
 	return s, nil
 }
 
-func songFields(o *fastjson.Object, s *record.Song) *problem {
+func songFields(o fields, s *record.Song) *problem {
 	var p *problem
 	if s.SongID, p = requiredText(o, "song_id"); p != nil {
 		return p
@@ -121,9 +122,16 @@ var eventText = []string{"auth", "method"}
 // Event validates one line of the event log found at src.
 func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Reject) {
 	e := record.Event{Src: src}
-	o, p := d.object(raw)
-	if p == nil {
-		p = eventFields(o, &e)
+	var p *problem
+	// The fast path takes the lines it fully understands; anything unusual (and every invalid
+	// line) goes through the strict validator and the general parser, which say what is wrong.
+	if d.scan.event(raw) {
+		p = eventFields(&d.scan, &e)
+	} else {
+		var o *fastjson.Object
+		if o, p = d.object(raw); p == nil {
+			p = eventFields(objFields{o}, &e)
+		}
 	}
 	if p != nil {
 		return record.Event{}, reject(record.KindEvent, src, raw, p)
@@ -131,7 +139,7 @@ func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Re
 	return e, nil
 }
 
-func eventFields(o *fastjson.Object, e *record.Event) *problem {
+func eventFields(o fields, e *record.Event) *problem {
 	var p *problem
 	var ok bool
 	if e.TS, p = requiredInteger(o, "ts"); p != nil {
@@ -201,30 +209,30 @@ func eventFields(o *fastjson.Object, e *record.Event) *problem {
 	return nil
 }
 
-func emptyOrMissing(o *fastjson.Object, name string) *problem {
-	if v := o.Get(name); v == nil || v.Type() == fastjson.TypeNull {
+func emptyOrMissing(o fields, name string) *problem {
+	if v := o.get(name); v.kind == kindAbsent || v.kind == kindNull {
 		return &problem{reason: record.ReasonMissingField, field: name}
 	}
 	return &problem{reason: record.ReasonEmptyValue, field: name}
 }
 
 // text returns a string field. ok is false when the field is absent or null.
-func text(o *fastjson.Object, name string) (s string, ok bool, p *problem) {
-	v := o.Get(name)
-	if v == nil || v.Type() == fastjson.TypeNull {
+func text(o fields, name string) (s string, ok bool, p *problem) {
+	v := o.get(name)
+	if v.kind == kindAbsent || v.kind == kindNull {
 		return "", false, nil
 	}
-	if v.Type() != fastjson.TypeString {
-		return "", false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a string, got " + v.Type().String()}
+	if v.kind != kindString {
+		return "", false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a string, got " + v.kind.String()}
 	}
-	b, _ := v.StringBytes()
+	b := v.raw
 	if !utf8.Valid(b) {
 		return "", false, &problem{reason: record.ReasonInvalidUTF8, field: name}
 	}
 	return string(b), true, nil
 }
 
-func requiredText(o *fastjson.Object, name string) (string, *problem) {
+func requiredText(o fields, name string) (string, *problem) {
 	s, ok, p := text(o, name)
 	switch {
 	case p != nil:
@@ -237,21 +245,21 @@ func requiredText(o *fastjson.Object, name string) (string, *problem) {
 	return s, nil
 }
 
-func optionalText(o *fastjson.Object, name string) (string, *problem) {
+func optionalText(o fields, name string) (string, *problem) {
 	s, _, p := text(o, name)
 	return s, p
 }
 
 // number returns a numeric field; ok is false when it is absent or null.
-func number(o *fastjson.Object, name string) (f float64, ok bool, p *problem) {
-	v := o.Get(name)
-	if v == nil || v.Type() == fastjson.TypeNull {
+func number(o fields, name string) (f float64, ok bool, p *problem) {
+	v := o.get(name)
+	if v.kind == kindAbsent || v.kind == kindNull {
 		return 0, false, nil
 	}
-	if v.Type() != fastjson.TypeNumber {
-		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a number, got " + v.Type().String()}
+	if v.kind != kindNumber {
+		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a number, got " + v.kind.String()}
 	}
-	f, err := v.Float64()
+	f, err := strconv.ParseFloat(string(v.raw), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false, &problem{reason: record.ReasonOutOfRange, field: name, detail: "not a finite number"}
 	}
@@ -263,18 +271,18 @@ const maxExactInt = 1 << 53
 
 // integer returns an integer field; ok is false when it is absent or null. A number written with a
 // zero fraction (1541105830796.0, as pandas writes) is an integer; 1.5 is not.
-func integer(o *fastjson.Object, name string) (n int64, ok bool, p *problem) {
-	v := o.Get(name)
-	if v == nil || v.Type() == fastjson.TypeNull {
+func integer(o fields, name string) (n int64, ok bool, p *problem) {
+	v := o.get(name)
+	if v.kind == kindAbsent || v.kind == kindNull {
 		return 0, false, nil
 	}
-	if v.Type() != fastjson.TypeNumber {
-		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want an integer, got " + v.Type().String()}
+	if v.kind != kindNumber {
+		return 0, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want an integer, got " + v.kind.String()}
 	}
-	if n, err := v.Int64(); err == nil {
+	if n, err := strconv.ParseInt(string(v.raw), 10, 64); err == nil {
 		return n, true, nil
 	}
-	f, err := v.Float64()
+	f, err := strconv.ParseFloat(string(v.raw), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > maxExactInt {
 		return 0, false, &problem{reason: record.ReasonOutOfRange, field: name, detail: "not an integer in range"}
 	}
@@ -284,7 +292,7 @@ func integer(o *fastjson.Object, name string) (n int64, ok bool, p *problem) {
 	return int64(f), true, nil
 }
 
-func requiredInteger(o *fastjson.Object, name string) (int64, *problem) {
+func requiredInteger(o fields, name string) (int64, *problem) {
 	n, ok, p := integer(o, name)
 	if p != nil {
 		return 0, p
@@ -295,7 +303,7 @@ func requiredInteger(o *fastjson.Object, name string) (int64, *problem) {
 	return n, nil
 }
 
-func optionalCoordinate(o *fastjson.Object, name string, limit float64) (float64, bool, *problem) {
+func optionalCoordinate(o fields, name string, limit float64) (float64, bool, *problem) {
 	f, ok, p := number(o, name)
 	if p != nil || !ok {
 		return 0, false, p
