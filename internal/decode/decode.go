@@ -229,7 +229,7 @@ func text(o fields, name string) (s string, ok bool, p *problem) {
 	if !utf8.Valid(b) {
 		return "", false, &problem{reason: record.ReasonInvalidUTF8, field: name}
 	}
-	return string(b), true, nil
+	return o.str(b), true, nil
 }
 
 func requiredText(o fields, name string) (string, *problem) {

@@ -32,10 +32,14 @@ type field struct {
 // fields gives a record's top-level fields by name.
 type fields interface {
 	get(name string) field
+	// str turns a string field's bytes into a string, possibly one made before.
+	str(b []byte) string
 }
 
 // objFields reads fields from a value parsed by fastjson, the general parser.
 type objFields struct{ o *fastjson.Object }
+
+func (objFields) str(b []byte) string { return string(b) }
 
 func (f objFields) get(name string) field {
 	v := f.o.Get(name)

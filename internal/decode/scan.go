@@ -59,6 +59,10 @@ func eventKeyIndex(key []byte) int {
 // that the general path would reject: declining is always safe. FuzzEventScanner checks that
 // what it accepts, the general parser reads the same.
 type flatScanner struct {
+	// intern shares one string among the events that repeat it: a log repeats its levels,
+	// names, places, user agents and popular songs on line after line, and one string instead
+	// of thousands saves the allocations and the memory the collector would scan.
+	intern  map[string]string
 	vals    [len(eventKeys)]field
 	spans   [len(eventKeys)][2]int // for unescaped strings: their place in buf
 	escaped [len(eventKeys)]bool
@@ -66,6 +70,22 @@ type flatScanner struct {
 }
 
 var _ fields = (*flatScanner)(nil)
+
+// maxInterned bounds the intern table, so that a log of mostly distinct values cannot grow it
+// without limit: past it, the table starts again.
+const maxInterned = 1 << 16
+
+func (s *flatScanner) str(b []byte) string {
+	if v, ok := s.intern[string(b)]; ok { // the conversion in a map index does not allocate
+		return v
+	}
+	if s.intern == nil || len(s.intern) >= maxInterned {
+		s.intern = make(map[string]string, 1024)
+	}
+	v := string(b)
+	s.intern[v] = v
+	return v
+}
 
 func (s *flatScanner) get(name string) field {
 	if i := eventKeyIndex([]byte(name)); i >= 0 {
