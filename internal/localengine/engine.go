@@ -7,6 +7,7 @@
 package localengine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -255,6 +256,9 @@ func read(ctx context.Context, o Options, log *slog.Logger) (*inputs, error) {
 			if isSong {
 				d.SongFile(f.Path, data, func(s record.Song) { res.songs = append(res.songs, s) }, rej)
 			} else {
+				// One event per line at most: sizing the slice once saves copying a growing
+				// slice of large structs again and again.
+				res.events = make([]record.Event, 0, bytes.Count(data, []byte{'\n'})+1)
 				d.EventLines(f.Path, data, 1, 0, func(e record.Event) { res.events = append(res.events, e) }, rej)
 			}
 			nbytes.Add(int64(len(data)))
