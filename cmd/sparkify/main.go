@@ -171,19 +171,20 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 		return nil, fmt.Errorf("MODE=S3 needs SONG_DATA, LOG_DATA and OUTPUT_DATA (in [S3] of dl.cfg, or --songs, --logs, --output): %w", config.ErrInvalid)
 	}
 	remote := &remotes{job: job}
-	songs, err := openRoot(ctx, job.Songs, sample.Songs, "built-in sample song_data", remote.open)
+	open := func(url string) (storage.Store, error) { return remote.open(ctx, url) }
+	songs, err := openRoot(ctx, job.Songs, sample.Songs, "built-in sample song_data", open)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
 	defer songs.Close()
-	logs, err := openRoot(ctx, job.Logs, sample.Logs, "built-in sample log_data", remote.open)
+	logs, err := openRoot(ctx, job.Logs, sample.Logs, "built-in sample log_data", open)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	defer logs.Close()
 	var out storage.Store
 	if s3.IsURL(job.Output) {
-		out, err = remote.open(job.Output)
+		out, err = open(job.Output)
 	} else if strings.Contains(job.Output, "://") {
 		err = fmt.Errorf("%s: %w (use a local path or s3://)", job.Output, source.ErrUnsupported)
 	} else {
@@ -216,7 +217,7 @@ type remotes struct {
 	client *s3.Client
 }
 
-func (r *remotes) open(url string) (storage.Store, error) {
+func (r *remotes) open(ctx context.Context, url string) (storage.Store, error) {
 	if !s3.IsURL(url) {
 		return nil, fmt.Errorf("%s: %w (use a local path or s3://)", url, source.ErrUnsupported)
 	}
@@ -226,7 +227,7 @@ func (r *remotes) open(url string) (storage.Store, error) {
 	}
 	if r.client == nil {
 		a := r.job.AWS
-		r.client, err = s3.NewClient(context.Background(), s3.Config{
+		r.client, err = s3.NewClient(ctx, s3.Config{
 			Region:          a.Region,
 			Endpoint:        a.Endpoint,
 			PathStyle:       a.PathStyle,

@@ -199,27 +199,12 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 	} else if !ok {
 		keep := map[string]bool{}
 		if staged {
-			var names []string
-			if err := st.List(ctx, src, func(o storage.Object) error {
-				names = append(names, o.Name)
-				return nil
-			}); err != nil {
+			placed, err := storage.CopyPrefix(ctx, st, src, d)
+			if err != nil {
 				return err
 			}
-			g, gctx := errgroup.WithContext(ctx)
-			g.SetLimit(storage.Concurrency(st, 4))
-			for _, n := range names {
-				dst := d + strings.TrimPrefix(n, src)
-				keep[dst] = true
-				g.Go(func() error {
-					if c, ok := st.(storage.Copier); ok {
-						return c.CopyObject(gctx, n, dst)
-					}
-					return storage.Copy(gctx, st, n, st, dst)
-				})
-			}
-			if err := g.Wait(); err != nil {
-				return err
+			for _, n := range placed {
+				keep[n] = true
 			}
 		}
 		var stale []string
@@ -231,10 +216,14 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 		}); err != nil {
 			return err
 		}
+		// Each removal is a few requests on an object store: run them side by side.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(storage.Concurrency(st, 4))
 		for _, n := range stale {
-			if err := st.RemoveAll(ctx, n); err != nil {
-				return err
-			}
+			g.Go(func() error { return st.RemoveAll(gctx, n) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		if err := storage.WriteFile(ctx, st, placedDone, nil); err != nil {
 			return err

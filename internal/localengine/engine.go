@@ -283,26 +283,23 @@ func read(ctx context.Context, o Options, log *slog.Logger) (*inputs, error) {
 		songStats:  report.Input{Root: o.Songs.Display, Files: len(songFiles), Bytes: songBytes.Load(), RejectedBy: map[string]int64{}},
 		eventStats: report.Input{Root: o.Logs.Display, Files: len(logFiles), Bytes: logBytes.Load(), RejectedBy: map[string]int64{}},
 	}
+	tally := func(st *report.Input, r fileResult, kept int) {
+		st.Kept += int64(kept)
+		st.Rejected += int64(len(r.rejects))
+		for _, rj := range r.rejects {
+			st.RejectedBy[string(rj.Reason)]++
+		}
+		st.Read = st.Kept + st.Rejected
+		in.rejects = append(in.rejects, r.rejects...)
+	}
 	for _, r := range songRes {
 		in.songs = append(in.songs, r.songs)
-		in.songStats.Kept += int64(len(r.songs))
-		in.rejects = append(in.rejects, r.rejects...)
-		for _, rj := range r.rejects {
-			in.songStats.RejectedBy[string(rj.Reason)]++
-		}
-		in.songStats.Rejected += int64(len(r.rejects))
+		tally(&in.songStats, r, len(r.songs))
 	}
 	for _, r := range logRes {
 		in.events = append(in.events, r.events)
-		in.eventStats.Kept += int64(len(r.events))
-		in.rejects = append(in.rejects, r.rejects...)
-		for _, rj := range r.rejects {
-			in.eventStats.RejectedBy[string(rj.Reason)]++
-		}
-		in.eventStats.Rejected += int64(len(r.rejects))
+		tally(&in.eventStats, r, len(r.events))
 	}
-	in.songStats.Read = in.songStats.Kept + in.songStats.Rejected
-	in.eventStats.Read = in.eventStats.Kept + in.eventStats.Rejected
 	return in, nil
 }
 

@@ -120,14 +120,16 @@ func resolveRemote(ctx context.Context, spec string, remote Remote) (*Root, erro
 	if strings.EqualFold(path.Ext(rest), ".zip") {
 		return nil, fmt.Errorf("%s: a .zip archive must be a local file: %w", spec, ErrUnsupported)
 	}
-	parts := strings.Split(strings.TrimRight(rest, "/"), "/")
-	if i := slices.IndexFunc(parts, hasMeta); i > 0 {
-		st, err := remote(scheme + "://" + strings.Join(parts[:i], "/"))
+	if static, pattern, err := splitGlob(strings.TrimRight(rest, "/")); err != nil {
+		return nil, fmt.Errorf("%s: %w", spec, err)
+	} else if pattern != "" && static != "" {
+		st, err := remote(scheme + "://" + static)
 		if err != nil {
 			return nil, err
 		}
-		return &Root{Store: st, Pattern: strings.Join(parts[i:], "/"), Display: spec}, nil
+		return &Root{Store: st, Pattern: pattern, Display: spec}, nil
 	}
+	parts := strings.Split(strings.TrimRight(rest, "/"), "/")
 	st, err := remote(spec)
 	if err != nil {
 		return nil, err
@@ -148,20 +150,33 @@ func resolveRemote(ctx context.Context, spec string, remote Remote) (*Root, erro
 	return &Root{Store: st, Display: spec}, nil
 }
 
+// splitGlob cuts a slash-separated path at its first segment with a wildcard: the segments
+// before it name where to look, the rest is a pattern on the names found there. pattern is ""
+// when there is no wildcard.
+func splitGlob(p string) (static, pattern string, err error) {
+	parts := strings.Split(p, "/")
+	i := slices.IndexFunc(parts, hasMeta)
+	if i < 0 {
+		return p, "", nil
+	}
+	static, pattern = strings.Join(parts[:i], "/"), strings.Join(parts[i:], "/")
+	if _, err := path.Match(pattern, ""); err != nil {
+		return "", "", fmt.Errorf("bad pattern: %w", err)
+	}
+	return static, pattern, nil
+}
+
 // resolveGlob splits a glob into the folder before its first wildcard, which becomes the store's
 // root, and the pattern after it.
 func resolveGlob(spec string) (*Root, error) {
-	parts := strings.Split(filepath.ToSlash(spec), "/")
-	i := slices.IndexFunc(parts, hasMeta)
-	dir := strings.Join(parts[:i], "/")
+	dir, pattern, err := splitGlob(filepath.ToSlash(spec))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec, err)
+	}
 	if dir == "" && strings.HasPrefix(spec, "/") {
 		dir = "/"
 	} else if dir == "" {
 		dir = "."
-	}
-	pattern := strings.Join(parts[i:], "/")
-	if _, err := path.Match(pattern, ""); err != nil {
-		return nil, fmt.Errorf("%s: bad pattern: %w", spec, err)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, statError(dir, err)

@@ -105,14 +105,27 @@ func Move(ctx context.Context, s Store, from, to string) error {
 	if m, ok := s.(Mover); ok {
 		return m.Move(ctx, from, to)
 	}
-	var objs []Object
-	if err := s.List(ctx, from, func(o Object) error { objs = append(objs, o); return nil }); err != nil {
+	if _, err := CopyPrefix(ctx, s, from, to); err != nil {
 		return err
 	}
+	// The source goes only once every copy is done, so a move interrupted anywhere can be run
+	// again and a source that is gone was moved in full.
+	return s.RemoveAll(ctx, from)
+}
+
+// CopyPrefix copies every object below from to the same name below to, several at a time,
+// server-side where the store can, and returns the names it wrote.
+func CopyPrefix(ctx context.Context, s Store, from, to string) ([]string, error) {
+	var objs []Object
+	if err := s.List(ctx, from, func(o Object) error { objs = append(objs, o); return nil }); err != nil {
+		return nil, err
+	}
+	names := make([]string, len(objs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(Concurrency(s, 4))
-	for _, o := range objs {
+	for i, o := range objs {
 		dst := to + o.Name[len(from):]
+		names[i] = dst
 		g.Go(func() error {
 			if c, ok := s.(Copier); ok {
 				return c.CopyObject(gctx, o.Name, dst)
@@ -120,12 +133,7 @@ func Move(ctx context.Context, s Store, from, to string) error {
 			return Copy(gctx, s, o.Name, s, dst)
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	// The source goes only once every copy is done, so a move interrupted anywhere can be run
-	// again and a source that is gone was moved in full.
-	return s.RemoveAll(ctx, from)
+	return names, g.Wait()
 }
 
 // Copy copies one object, possibly between stores.
