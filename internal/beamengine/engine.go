@@ -1,0 +1,371 @@
+// Package beamengine runs the pipeline on Apache Beam, so that it can run where one machine is not
+// enough: on Prism (Beam's own runner, in this process), or on Dataflow, Flink or Spark through
+// their Beam runners.
+//
+// Like localengine it only orchestrates: decoding is package decode, every rule of the SPEC is
+// package transform (applied here as keyed combines and a join), files are written by package
+// sink and published by package commit. The launcher lists the inputs, runs the pipeline, which
+// stages every table under the output's _staging folder, and commits only when the pipeline
+// succeeded, so a failed run leaves the previous tables as they were.
+package beamengine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	// The runners a user can choose with --runner.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/spark"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
+
+	"github.com/sparkify/lake/internal/commit"
+	"github.com/sparkify/lake/internal/localengine"
+	"github.com/sparkify/lake/internal/record"
+	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/sample"
+	"github.com/sparkify/lake/internal/sink"
+	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/storage"
+	"github.com/sparkify/lake/internal/storage/s3"
+	"github.com/sparkify/lake/internal/table"
+)
+
+// DefaultRunner runs the pipeline in this process.
+const DefaultRunner = "prism"
+
+// Config is what every worker needs to reach the data. It travels with the pipeline (as JSON), so
+// it holds no secret: workers outside this process take their S3 credentials from their own
+// environment (instance role, AWS_* variables), as Beam's own S3 file system does.
+type Config struct {
+	RunID               string
+	Songs, Logs, Output string    // as the user gave them; "" for an input is the built-in sample
+	S3                  S3Config  // how to reach S3, credentials aside
+	Sink                sink.Options
+}
+
+// S3Config is the part of the S3 settings that may travel with the pipeline.
+type S3Config struct {
+	Region, Endpoint string
+	PathStyle        *bool
+	Concurrency      int
+}
+
+// Options configure a run.
+type Options struct {
+	Config
+	// SongsRoot, LogsRoot and OutputStore are the opened locations, with the credentials of this
+	// process. Workers in this process use them; other workers reopen Config's locations.
+	SongsRoot, LogsRoot *source.Root
+	OutputStore         storage.Store
+	Runner              string  // a Beam runner: prism (default), dataflow, flink, spark, universal
+	MaxRejectedRatio    float64 // fail when rejected / read exceeds it, for either input
+	Logger              *slog.Logger
+	Now                 func() time.Time // nil means time.Now
+}
+
+// ErrPipeline wraps a failure reported by the runner.
+var ErrPipeline = errors.New("beam pipeline failed")
+
+// IsWorker reports whether args (without the program name) start this binary as a Beam worker,
+// as Dataflow and portable runners' containers do.
+func IsWorker(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a == "--worker" || a == "-worker" || strings.HasPrefix(a, "--worker=") })
+}
+
+// RunWorker runs the Beam worker harness with the process's flags; it does not return.
+func RunWorker() {
+	flag.Parse()
+	beam.Init()
+	os.Exit(0)
+}
+
+// SetRunnerFlag sets one of Beam's own flags (--endpoint, --project, --region,
+// --staging_location, --environment_type, ...): Beam reads them from the process's flags.
+func SetRunnerFlag(name, value string) error {
+	if flag.Lookup(name) == nil {
+		return fmt.Errorf("unknown Beam option %q", name)
+	}
+	return flag.Set(name, value)
+}
+
+// Run lists the inputs, runs the pipeline and publishes what it staged. On error the previously
+// published tables are left as they were.
+func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
+	if o.Runner == "" {
+		o.Runner = DefaultRunner
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	start := o.Now()
+	if o.RunID == "" {
+		o.RunID = start.UTC().Format("20060102T150405Z") + "-beam"
+	}
+	log := o.Logger.With("run", o.RunID, "runner", o.Runner)
+	m := &report.Manifest{
+		RunID: o.RunID, Version: o.Sink.Version, Engine: "beam/" + o.Runner, StartedAt: start.UTC(),
+		Output: o.OutputStore.Location(""), Compression: cmpOr(o.Sink.Compression, "snappy"),
+		Tables: map[string]report.Table{},
+	}
+
+	rec, err := commit.Recover(ctx, o.OutputStore)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range rec.RolledForward {
+		log.Warn("finished publishing an interrupted earlier run", "earlier_run", id)
+	}
+	m.Recovered = rec.RolledForward
+
+	songFiles, err := o.SongsRoot.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("songs: %w", err)
+	}
+	logFiles, err := o.LogsRoot.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	log.Info("listed inputs", "song_files", len(songFiles), "log_files", len(logFiles))
+
+	publishing := false
+	defer func() {
+		if err != nil && !publishing && !errors.Is(err, localengine.ErrTooManyRejected) {
+			if derr := commit.Discard(context.WithoutCancel(ctx), o.OutputStore, o.RunID); derr != nil {
+				log.Warn("could not remove staging", "err", derr)
+			}
+		}
+	}()
+
+	// Workers in this process (Prism's, or any loopback worker) use the launcher's opened stores.
+	inProcess.Store(o.RunID, &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore})
+	defer inProcess.Delete(o.RunID)
+
+	p, s := beam.NewPipelineWithRoot()
+	build(s, o.Config, songFiles, logFiles)
+	res, err := execute(ctx, o.Runner, p, o.Logger.Enabled(ctx, slog.LevelDebug))
+	if err != nil {
+		return nil, fmt.Errorf("%w on %s: %w", ErrPipeline, o.Runner, err)
+	}
+	c := counters(res)
+	log.Info("pipeline finished")
+
+	for name, kind := range map[string]record.Kind{"songs": record.KindSong, "events": record.KindEvent} {
+		files := songFiles
+		if kind == record.KindEvent {
+			files = logFiles
+		}
+		in := report.Input{Files: len(files), Bytes: c[mBytes(kind)], Kept: c[mRead(kind)], RejectedBy: map[string]int64{}}
+		prefix := mRejected(kind, "")
+		for k, v := range c {
+			if r, ok := strings.CutPrefix(k, prefix); ok && v > 0 {
+				in.RejectedBy[r] = v
+				in.Rejected += v
+			}
+		}
+		in.Read = in.Kept + in.Rejected
+		m.Inputs = cmpOrMap(m.Inputs)
+		m.Inputs[name] = in
+	}
+	sg := m.Inputs["songs"]
+	sg.Root, sg.Duplicates = o.SongsRoot.Display, sg.Kept-c[mTable(table.NameSongs, "rows")]
+	m.Inputs["songs"] = sg
+	ev := m.Inputs["events"]
+	ev.Root, ev.Duplicates = o.LogsRoot.Display, c[mPlaysSeen]-c[mPlays]
+	m.Inputs["events"] = ev
+	m.Plays, m.Matched = c[mPlays], c[mMatched]
+	if m.Plays > 0 {
+		m.MatchRate = float64(m.Matched) / float64(m.Plays)
+	}
+	m.Rejected = report.Table{Rows: c[mTable(localengine.RejectedDir, "rows")], Files: int(c[mTable(localengine.RejectedDir, "files")]), Bytes: c[mTable(localengine.RejectedDir, "bytes")]}
+
+	// An unpartitioned table with no rows still gets its schema file, as the local engine writes
+	// it; the pipeline had no group to write it from.
+	for _, t := range []struct {
+		name  string
+		write func() (sink.Result, error)
+	}{
+		{table.NameUsers, func() (sink.Result, error) {
+			return sink.Table(ctx, o.OutputStore, stagingDir(o.Config, table.NameUsers), []table.User(nil), (*table.User).Partition, o.Sink)
+		}},
+		{table.NameArtists, func() (sink.Result, error) {
+			return sink.Table(ctx, o.OutputStore, stagingDir(o.Config, table.NameArtists), []table.Artist(nil), (*table.Artist).Partition, o.Sink)
+		}},
+	} {
+		if c[mTable(t.name, "files")] == 0 {
+			r, err := t.write()
+			if err != nil {
+				return nil, err
+			}
+			c[mTable(t.name, "files")], c[mTable(t.name, "bytes")] = int64(r.Files), r.Bytes
+		}
+	}
+	for _, name := range table.All {
+		m.Tables[name] = report.Table{
+			Rows: c[mTable(name, "rows")], Files: int(c[mTable(name, "files")]),
+			Bytes: c[mTable(name, "bytes")], Partitions: int(c[mTable(name, "partitions")]),
+		}
+	}
+
+	for _, name := range []string{"songs", "events"} {
+		st := m.Inputs[name]
+		if st.Read > 0 && float64(st.Rejected)/float64(st.Read) > o.MaxRejectedRatio {
+			return nil, fmt.Errorf("%w: %d of %d %s rejected (%.2f%%, the limit is %.2f%%, see --max-rejected-ratio); the tables were left as they were; the rejected records are in %s",
+				localengine.ErrTooManyRejected, st.Rejected, st.Read, name,
+				100*float64(st.Rejected)/float64(st.Read), 100*o.MaxRejectedRatio,
+				o.OutputStore.Location(stagingDir(o.Config, localengine.RejectedDir)))
+		}
+	}
+
+	end := o.Now()
+	m.FinishedAt, m.Seconds = end.UTC(), end.Sub(start).Seconds()
+	manifest, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	publishing = true
+	if err = commit.Publish(ctx, o.OutputStore, o.RunID, append(slices.Clone(table.All), localengine.RejectedDir), append(manifest, '\n')); err != nil {
+		return nil, err
+	}
+	log.Info("published", "output", m.Output)
+	return m, nil
+}
+
+var beamInit sync.Once
+
+// execute runs p on the runner. Beam logs through the default slog logger, and on failure prints
+// the whole plan several times; the error it returns says what failed. So its logs are dropped
+// unless the run logs at debug level.
+func execute(ctx context.Context, runner string, p *beam.Pipeline, verbose bool) (beam.PipelineResult, error) {
+	beamInit.Do(func() {
+		beam.Init()
+		if !verbose {
+			slog.SetDefault(slog.New(slog.DiscardHandler))
+		}
+	})
+	return beam.Run(ctx, runner, p)
+}
+
+// counters sums the pipeline's counters by name, over the steps that incremented them.
+func counters(res beam.PipelineResult) map[string]int64 {
+	c := map[string]int64{}
+	if res == nil {
+		return c
+	}
+	for _, r := range res.Metrics().AllMetrics().Counters() {
+		if r.Key.Namespace == metricNS {
+			c[r.Key.Name] += r.Result()
+		}
+	}
+	return c
+}
+
+func stagingDir(cfg Config, name string) string { return commit.Staging(cfg.RunID) + "/" + name }
+
+// env is what a worker opens once: both input roots and the output store.
+type env struct {
+	songs, logs *source.Root
+	out         storage.Store
+}
+
+var (
+	inProcess sync.Map // run ID → *env, for workers in the launcher's process
+	opened    sync.Map // run ID → *env, opened by this worker process
+	openMu    sync.Mutex
+)
+
+// openEnv returns the run's stores: the launcher's own when the worker runs in its process, or
+// stores opened from cfg (once per process) when it runs elsewhere.
+func openEnv(ctx context.Context, cfg Config) (*env, error) {
+	if e, ok := inProcess.Load(cfg.RunID); ok {
+		return e.(*env), nil
+	}
+	if e, ok := opened.Load(cfg.RunID); ok {
+		return e.(*env), nil
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if e, ok := opened.Load(cfg.RunID); ok {
+		return e.(*env), nil
+	}
+	var client *s3.Client
+	remote := func(url string) (storage.Store, error) {
+		u, err := s3.ParseURL(url)
+		if err != nil {
+			return nil, err
+		}
+		if client == nil {
+			client, err = s3.NewClient(context.WithoutCancel(ctx), s3.Config{
+				Region: cfg.S3.Region, Endpoint: cfg.S3.Endpoint, PathStyle: cfg.S3.PathStyle, Concurrency: cfg.S3.Concurrency,
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return client.Store(u), nil
+	}
+	songs, err := OpenInput(ctx, cfg.Songs, sample.Songs, "built-in sample song_data", remote)
+	if err != nil {
+		return nil, fmt.Errorf("songs: %w", err)
+	}
+	logs, err := OpenInput(ctx, cfg.Logs, sample.Logs, "built-in sample log_data", remote)
+	if err != nil {
+		return nil, fmt.Errorf("logs: %w", err)
+	}
+	out, err := OpenOutput(cfg.Output, remote)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	e := &env{songs: songs, logs: logs, out: out}
+	opened.Store(cfg.RunID, e)
+	return e, nil
+}
+
+// OpenInput opens an input root as the user gave it; "" is the built-in sample.
+func OpenInput(ctx context.Context, spec string, builtin func() fs.FS, display string, remote source.Remote) (*source.Root, error) {
+	if spec == "" {
+		return source.Sample(builtin(), display), nil
+	}
+	return source.Resolve(ctx, spec, remote)
+}
+
+// OpenOutput opens the output location: a local folder or an s3:// URL.
+func OpenOutput(spec string, remote source.Remote) (storage.Store, error) {
+	if s3.IsURL(spec) {
+		return remote(spec)
+	}
+	if strings.Contains(spec, "://") {
+		return nil, fmt.Errorf("%s: %w (use a local path or s3://)", spec, source.ErrUnsupported)
+	}
+	return storage.NewLocal(spec)
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func cmpOrMap(m map[string]report.Input) map[string]report.Input {
+	if m == nil {
+		return map[string]report.Input{}
+	}
+	return m
+}

@@ -1,0 +1,388 @@
+package beamengine
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/sparkify/lake/internal/decode"
+	"github.com/sparkify/lake/internal/localengine"
+	"github.com/sparkify/lake/internal/record"
+	"github.com/sparkify/lake/internal/sink"
+	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/table"
+	"github.com/sparkify/lake/internal/transform"
+)
+
+// The pipeline's functions are registered so that every runner can find them by name, in this
+// process or in a worker started from this binary.
+func init() {
+	register.DoFn4x1[context.Context, source.File, func(record.Song), func(record.Reject), error](&decodeSongsFn{})
+	register.DoFn4x1[context.Context, source.File, func(record.Event), func(record.Reject), error](&decodeEventsFn{})
+	register.Emitter1[record.Song]()
+	register.Emitter1[record.Event]()
+	register.Emitter1[record.Reject]()
+
+	register.Combiner1[record.Song](&firstSongFn{})
+	register.Combiner1[record.Event](&earlierEventFn{})
+	register.Combiner1[record.Event](&latestUserFn{})
+	register.Combiner1[int64](&countFn{})
+
+	register.Function1x2(songByID)
+	register.Function1x2(songByArtist)
+	register.Function3x0(playByKey)
+	register.Function2x0(eventByUser)
+	register.Function2x2(playByMatchKey)
+	register.Function2x2(songByMatchKey)
+	register.Emitter2[string, record.Event]()
+	register.Emitter2[int64, record.Event]()
+	register.DoFn5x0[context.Context, string, func(*record.Event) bool, func(*record.Song) bool, func(table.Songplay)](&matchFn{})
+	register.Emitter1[table.Songplay]()
+	register.Iter1[record.Event]()
+	register.Iter1[record.Song]()
+
+	register.Function1x2(songplayID)
+	register.Function1x2(startTimeOf)
+	register.Function2x2(timeRow)
+	register.Function1x2(songplayPartition)
+	register.Function2x2(userRow)
+	register.Function2x2(songRow)
+	register.Function2x2(artistByNothing)
+	register.Function1x2(rejectByNothing)
+	register.DoFn3x1[context.Context, int64, func(*int64) bool, error](&uniqueIDFn{})
+	register.Iter1[int64]()
+
+	register.DoFn3x1[context.Context, string, func(*table.Songplay) bool, error](&writeSongplaysFn{})
+	register.DoFn3x1[context.Context, string, func(*table.User) bool, error](&writeUsersFn{})
+	register.DoFn3x1[context.Context, string, func(*table.Song) bool, error](&writeSongsFn{})
+	register.DoFn3x1[context.Context, string, func(*record.Song) bool, error](&writeArtistsFn{})
+	register.DoFn3x1[context.Context, string, func(*table.Time) bool, error](&writeTimeFn{})
+	register.DoFn3x1[context.Context, string, func(*record.Reject) bool, error](&writeRejectsFn{})
+	register.Iter1[table.Songplay]()
+	register.Iter1[table.User]()
+	register.Iter1[table.Song]()
+	register.Iter1[table.Time]()
+	register.Iter1[record.Reject]()
+}
+
+// Metric names. The launcher reads them back after the run to fill the manifest: they are how the
+// workers, wherever they ran, report what they read, rejected and wrote.
+const (
+	metricNS = "sparkify"
+
+	mPlaysSeen = "plays_seen" // song-play events, duplicates included
+	mPlays     = "plays"      // distinct plays
+	mMatched   = "matched"    // plays matched to a catalog song
+)
+
+func mRead(kind record.Kind) string                  { return "read/" + string(kind) }
+func mBytes(kind record.Kind) string                 { return "bytes/" + string(kind) }
+func mRejected(kind record.Kind, r record.Reason) string { return "rejected/" + string(kind) + "/" + string(r) }
+func mTable(name, what string) string                { return "table/" + name + "/" + what }
+
+// build adds the ETL to the pipeline: decode (rejects aside), the SPEC's choices as keyed combines,
+// the song match as a join, then each table grouped by partition and staged by its writer.
+func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
+	sf := beam.Reshuffle(s, beam.CreateList(s, songFiles))
+	songs, songRejects := beam.ParDo2(s, &decodeSongsFn{Cfg: cfg}, sf)
+	lf := beam.Reshuffle(s, beam.CreateList(s, logFiles))
+	events, eventRejects := beam.ParDo2(s, &decodeEventsFn{Cfg: cfg}, lf)
+
+	// Dimensions from the catalog: the first record of each song and of each artist.
+	firstSongs := beam.CombinePerKey(s, &firstSongFn{}, beam.ParDo(s, songByID, songs))
+	firstArtists := beam.CombinePerKey(s, &firstSongFn{}, beam.ParDo(s, songByArtist, songs))
+
+	// Plays, deduplicated; users, by their latest event.
+	plays := beam.CombinePerKey(s, &earlierEventFn{}, beam.ParDo(s, playByKey, events))
+	users := beam.CombinePerKey(s, &latestUserFn{}, beam.ParDo(s, eventByUser, events))
+
+	// The song match is a join on (title, artist name): it scales with the catalog, where a side
+	// input would have to fit each worker.
+	joined := beam.CoGroupByKey(s, beam.ParDo(s, playByMatchKey, plays), beam.ParDo(s, songByMatchKey, firstSongs))
+	songplays := beam.ParDo(s, &matchFn{}, joined)
+
+	// songplay_id must be unique: a hash collision fails the run (see transform.SongplayID).
+	beam.ParDo0(s, &uniqueIDFn{}, beam.GroupByKey(s, beam.ParDo(s, songplayID, songplays)))
+
+	starts := beam.CombinePerKey(s, &countFn{}, beam.ParDo(s, startTimeOf, songplays))
+
+	stage := func(name string, fn any, keyed beam.PCollection) {
+		beam.ParDo0(s.Scope("stage "+name), fn, beam.GroupByKey(s, keyed))
+	}
+	stage(table.NameSongplays, &writeSongplaysFn{Cfg: cfg}, beam.ParDo(s, songplayPartition, songplays))
+	stage(table.NameUsers, &writeUsersFn{Cfg: cfg}, beam.ParDo(s, userRow, users))
+	stage(table.NameSongs, &writeSongsFn{Cfg: cfg}, beam.ParDo(s, songRow, firstSongs))
+	stage(table.NameArtists, &writeArtistsFn{Cfg: cfg}, beam.ParDo(s, artistByNothing, firstArtists))
+	stage(table.NameTime, &writeTimeFn{Cfg: cfg}, beam.ParDo(s, timeRow, starts))
+	stage(localengine.RejectedDir, &writeRejectsFn{Cfg: cfg}, beam.ParDo(s, rejectByNothing, beam.Flatten(s, songRejects, eventRejects)))
+}
+
+// decodeSongsFn reads and decodes song files; each bad record becomes a reject with its reason.
+type decodeSongsFn struct {
+	Cfg Config
+	env *env
+}
+
+func (f *decodeSongsFn) Setup(ctx context.Context) (err error) {
+	f.env, err = openEnv(ctx, f.Cfg)
+	return err
+}
+
+func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Song), reject func(record.Reject)) error {
+	data, err := f.env.songs.ReadAll(ctx, file)
+	if err != nil {
+		return err
+	}
+	var d decode.Decoder
+	var n int64
+	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, func(r *record.Reject) { rejected(ctx, r); reject(*r) })
+	beam.NewCounter(metricNS, mRead(record.KindSong)).Inc(ctx, n)
+	beam.NewCounter(metricNS, mBytes(record.KindSong)).Inc(ctx, int64(len(data)))
+	return nil
+}
+
+// decodeEventsFn reads and decodes log files.
+type decodeEventsFn struct {
+	Cfg Config
+	env *env
+}
+
+func (f *decodeEventsFn) Setup(ctx context.Context) (err error) {
+	f.env, err = openEnv(ctx, f.Cfg)
+	return err
+}
+
+func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject)) error {
+	data, err := f.env.logs.ReadAll(ctx, file)
+	if err != nil {
+		return err
+	}
+	var d decode.Decoder
+	var n int64
+	d.EventLines(file.Path, data, 1, 0, func(e record.Event) { n++; emit(e) }, func(r *record.Reject) { rejected(ctx, r); reject(*r) })
+	beam.NewCounter(metricNS, mRead(record.KindEvent)).Inc(ctx, n)
+	beam.NewCounter(metricNS, mBytes(record.KindEvent)).Inc(ctx, int64(len(data)))
+	return nil
+}
+
+func rejected(ctx context.Context, r *record.Reject) {
+	beam.NewCounter(metricNS, mRejected(r.Kind, r.Reason)).Inc(ctx, 1)
+}
+
+// The combines below are transform's choices, which are associative and commutative (transform's
+// tests fold every permutation), so any runner may apply them in any order and grouping.
+
+type firstSongFn struct{}
+
+func (firstSongFn) MergeAccumulators(a, b record.Song) record.Song { return transform.FirstSong(a, b) }
+
+type earlierEventFn struct{}
+
+func (earlierEventFn) MergeAccumulators(a, b record.Event) record.Event {
+	return transform.EarlierEvent(a, b)
+}
+
+type latestUserFn struct{}
+
+func (latestUserFn) MergeAccumulators(a, b record.Event) record.Event {
+	return transform.LatestUser(a, b)
+}
+
+type countFn struct{}
+
+func (countFn) MergeAccumulators(a, b int64) int64 { return a + b }
+
+func songByID(s record.Song) (string, record.Song)     { return s.SongID, s }
+func songByArtist(s record.Song) (string, record.Song) { return s.ArtistID, s }
+
+// eventKey is the deduplication key as a string, since keys travel encoded between workers.
+func eventKey(k transform.EventKey) string {
+	return strconv.FormatInt(k.UserID, 10) + "/" + strconv.FormatInt(k.SessionID, 10) + "/" + strconv.FormatInt(int64(k.ItemInSession), 10)
+}
+
+func playByKey(ctx context.Context, e record.Event, emit func(string, record.Event)) {
+	if e.IsSongPlay() {
+		beam.NewCounter(metricNS, mPlaysSeen).Inc(ctx, 1)
+		emit(eventKey(transform.KeyOf(&e)), e)
+	}
+}
+
+func eventByUser(e record.Event, emit func(int64, record.Event)) {
+	if e.HasUser {
+		emit(e.UserID, e)
+	}
+}
+
+// matchKey is transform's match key as a string: title and artist name, NUL-separated (neither
+// can hold a NUL that survives decoding as the same key on both sides).
+func matchKey(k transform.MatchKey) string { return k.Title + "\x00" + k.Artist }
+
+func playByMatchKey(_ string, e record.Event) (string, record.Event) {
+	return matchKey(transform.EventMatchKey(&e)), e
+}
+
+func songByMatchKey(_ string, s record.Song) (string, record.Song) {
+	return matchKey(transform.SongMatchKey(&s)), s
+}
+
+// matchFn turns the plays sharing a (title, artist) with their candidate songs into fact rows.
+type matchFn struct{}
+
+func (matchFn) ProcessElement(ctx context.Context, _ string, plays func(*record.Event) bool, songs func(*record.Song) bool, emit func(table.Songplay)) {
+	var candidates []record.Song
+	var s record.Song
+	for songs(&s) {
+		candidates = append(candidates, s)
+	}
+	var n, matched int64
+	var e record.Event
+	for plays(&e) {
+		n++
+		var match *record.Song
+		if m, ok := transform.MatchSong(&e, candidates); ok {
+			match = &m
+			matched++
+		}
+		emit(transform.SongplayRow(&e, match))
+	}
+	beam.NewCounter(metricNS, mPlays).Inc(ctx, n)
+	beam.NewCounter(metricNS, mMatched).Inc(ctx, matched)
+}
+
+func songplayID(r table.Songplay) (int64, int64) { return r.SongplayID, r.UserID }
+
+// uniqueIDFn fails the run when two plays share a songplay_id.
+type uniqueIDFn struct{}
+
+func (uniqueIDFn) ProcessElement(_ context.Context, id int64, users func(*int64) bool) error {
+	var n int
+	var u int64
+	for users(&u) {
+		n++
+	}
+	if n > 1 {
+		return fmt.Errorf("%w: %d is the id of %d plays", localengine.ErrDuplicateID, id, n)
+	}
+	return nil
+}
+
+func startTimeOf(r table.Songplay) (int64, int64) { return r.StartTime, 1 }
+
+func timeRow(ms, _ int64) (string, table.Time) {
+	r := transform.TimeRow(ms)
+	return r.Partition(), r
+}
+
+func songplayPartition(r table.Songplay) (string, table.Songplay) { return r.Partition(), r }
+
+func userRow(_ int64, e record.Event) (string, table.User) { return "", transform.UserRow(&e) }
+
+func songRow(_ string, s record.Song) (string, table.Song) {
+	r := transform.SongRow(&s)
+	return r.Partition(), r
+}
+
+// Artists and rejects are unpartitioned: each is staged by one writer, as one group.
+func artistByNothing(_ string, s record.Song) (string, record.Song) { return "", s }
+func rejectByNothing(r record.Reject) (string, record.Reject)      { return "", r }
+
+// stagePart writes one partition's rows (all rows of an unpartitioned table) under the run's
+// staging, in the order every engine writes, and counts what it wrote.
+func stagePart[T any](ctx context.Context, cfg Config, name string, rows []T, partition func(*T) string, order func(a, b *T) int) error {
+	e, err := openEnv(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(rows, func(a, b T) int { return order(&a, &b) })
+	res, err := sink.Table(ctx, e.out, stagingDir(cfg, name), rows, partition, cfg.Sink)
+	if err != nil {
+		return err
+	}
+	for what, v := range map[string]int64{"rows": res.Rows, "files": int64(res.Files), "bytes": res.Bytes, "partitions": int64(res.Partitions)} {
+		beam.NewCounter(metricNS, mTable(name, what)).Inc(ctx, v)
+	}
+	return nil
+}
+
+func collect[T any](next func(*T) bool) []T {
+	var rows []T
+	var r T
+	for next(&r) {
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+type writeSongplaysFn struct{ Cfg Config }
+
+func (f *writeSongplaysFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Songplay) bool) error {
+	return stagePart(ctx, f.Cfg, table.NameSongplays, collect(rows), (*table.Songplay).Partition, transform.CompareSongplays)
+}
+
+type writeUsersFn struct{ Cfg Config }
+
+func (f *writeUsersFn) ProcessElement(ctx context.Context, _ string, rows func(*table.User) bool) error {
+	return stagePart(ctx, f.Cfg, table.NameUsers, collect(rows), (*table.User).Partition, transform.CompareUsers)
+}
+
+type writeSongsFn struct{ Cfg Config }
+
+func (f *writeSongsFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Song) bool) error {
+	return stagePart(ctx, f.Cfg, table.NameSongs, collect(rows), (*table.Song).Partition, transform.CompareSongs)
+}
+
+// writeArtistsFn gets songs rather than rows: an artist row's optional coordinates are pointers,
+// which are built here rather than carried between workers.
+type writeArtistsFn struct{ Cfg Config }
+
+func (f *writeArtistsFn) ProcessElement(ctx context.Context, _ string, songs func(*record.Song) bool) error {
+	var rows []table.Artist
+	for _, s := range collect(songs) {
+		rows = append(rows, transform.ArtistRow(&s))
+	}
+	return stagePart(ctx, f.Cfg, table.NameArtists, rows, (*table.Artist).Partition, transform.CompareArtists)
+}
+
+type writeTimeFn struct{ Cfg Config }
+
+func (f *writeTimeFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Time) bool) error {
+	return stagePart(ctx, f.Cfg, table.NameTime, collect(rows), (*table.Time).Partition, transform.CompareTimes)
+}
+
+// writeRejectsFn writes every reject to one file, in the local engine's order: songs before
+// events, then by file and position.
+type writeRejectsFn struct{ Cfg Config }
+
+func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func(*record.Reject) bool) error {
+	e, err := openEnv(ctx, f.Cfg)
+	if err != nil {
+		return err
+	}
+	rejects := collect(next)
+	kindRank := func(k record.Kind) int {
+		if k == record.KindSong {
+			return 0
+		}
+		return 1
+	}
+	slices.SortFunc(rejects, func(a, b record.Reject) int {
+		return cmp.Or(cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)), cmp.Compare(a.Src.Path, b.Src.Path), cmp.Compare(a.Src.Offset, b.Src.Offset))
+	})
+	ptrs := make([]*record.Reject, len(rejects))
+	for i := range rejects {
+		ptrs[i] = &rejects[i]
+	}
+	res, err := sink.Rejects(ctx, e.out, stagingDir(f.Cfg, localengine.RejectedDir)+"/rejected.jsonl", ptrs)
+	if err != nil {
+		return err
+	}
+	beam.NewCounter(metricNS, mTable(localengine.RejectedDir, "rows")).Inc(ctx, res.Rows)
+	beam.NewCounter(metricNS, mTable(localengine.RejectedDir, "files")).Inc(ctx, int64(res.Files))
+	beam.NewCounter(metricNS, mTable(localengine.RejectedDir, "bytes")).Inc(ctx, res.Bytes)
+	return nil
+}
