@@ -52,8 +52,8 @@ const DefaultRunner = "prism"
 // environment (instance role, AWS_* variables), as Beam's own S3 file system does.
 type Config struct {
 	RunID               string
-	Songs, Logs, Output string    // as the user gave them; "" for an input is the built-in sample
-	S3                  S3Config  // how to reach S3, credentials aside
+	Songs, Logs, Output string   // as the user gave them; "" for an input is the built-in sample
+	S3                  S3Config // how to reach S3, credentials aside
 	Sink                sink.Options
 }
 

@@ -80,10 +80,12 @@ const (
 	mMatched   = "matched"    // plays matched to a catalog song
 )
 
-func mRead(kind record.Kind) string                  { return "read/" + string(kind) }
-func mBytes(kind record.Kind) string                 { return "bytes/" + string(kind) }
-func mRejected(kind record.Kind, r record.Reason) string { return "rejected/" + string(kind) + "/" + string(r) }
-func mTable(name, what string) string                { return "table/" + name + "/" + what }
+func mRead(kind record.Kind) string  { return "read/" + string(kind) }
+func mBytes(kind record.Kind) string { return "bytes/" + string(kind) }
+func mRejected(kind record.Kind, r record.Reason) string {
+	return "rejected/" + string(kind) + "/" + string(r)
+}
+func mTable(name, what string) string { return "table/" + name + "/" + what }
 
 // build adds the ETL to the pipeline: decode (rejects aside), the SPEC's choices as keyed combines,
 // the song match as a join, then each table grouped by partition and staged by its writer.
@@ -289,7 +291,7 @@ func songRow(_ string, s record.Song) (string, table.Song) {
 
 // Artists and rejects are unpartitioned: each is staged by one writer, as one group.
 func artistByNothing(_ string, s record.Song) (string, record.Song) { return "", s }
-func rejectByNothing(r record.Reject) (string, record.Reject)      { return "", r }
+func rejectByNothing(r record.Reject) (string, record.Reject)       { return "", r }
 
 // stagePart writes one partition's rows (all rows of an unpartitioned table) under the run's
 // staging, in the order every engine writes, and counts what it wrote.
