@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/sparkify/lake/internal/beamengine"
 	"github.com/sparkify/lake/internal/config"
 	"github.com/sparkify/lake/internal/localengine"
 	"github.com/sparkify/lake/internal/progress"
@@ -56,6 +57,10 @@ Run "sparkify etl -h" or "sparkify gen -h" for their flags.
 `
 
 func main() {
+	// Beam's runners start this same binary as their workers, with Beam's own flags.
+	if beamengine.IsWorker(os.Args[1:]) {
+		beamengine.RunWorker()
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -99,6 +104,11 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	fl.Float64("max-rejected-ratio", 0, "fail, leaving the tables as they were, when more than this share of an input's records is rejected (default 0.01)")
 	fl.String("compression", "", "Parquet compression: snappy, zstd, gzip or none (default snappy)")
 	fl.Int("s3-concurrency", 0, "S3 requests in flight (default 64)")
+	fl.String("engine", "", "local (this machine) or beam (Apache Beam; see --runner) (default local)")
+	fl.String("runner", "", "with --engine beam: prism (in this process), dataflow, flink, spark or universal (default prism)")
+	endpoint := fl.String("endpoint", "", "with --engine beam: the job server (HOST:PORT) of the flink, spark or universal runner")
+	var beamOpts beamOptions
+	fl.Var(&beamOpts, "beam-opt", "with --engine beam: a Beam pipeline option NAME=VALUE, e.g. project=P, region=R,\nstaging_location=gs://B/staging, environment_type=LOOPBACK (repeatable)")
 	quiet := fl.Bool("quiet", false, "print nothing but errors")
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
@@ -118,13 +128,38 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]string{}
 	fl.Visit(func(f *flag.Flag) {
-		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" && f.Name != "cpuprofile" {
+		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" && f.Name != "cpuprofile" && f.Name != "endpoint" && f.Name != "beam-opt" {
 			set[f.Name] = f.Value.String()
 		}
 	})
 	job, err := config.Load(config.Inputs{ConfigPath: *cfgPath, Flags: set, LookupEnv: os.LookupEnv})
 	if err != nil {
 		fmt.Fprintln(stderr, "sparkify etl:", err)
+		return exitUsage
+	}
+
+	if job.Engine == "beam" {
+		// Without a job server these runners would try to download and start one.
+		if (job.Runner == "flink" || job.Runner == "spark" || job.Runner == "universal") && *endpoint == "" {
+			fmt.Fprintf(stderr, "sparkify etl: --runner %s needs --endpoint HOST:PORT, the address of a Beam job server\n", job.Runner)
+			return exitUsage
+		}
+		if *endpoint != "" {
+			beamOpts = append(beamOpts, "endpoint="+*endpoint)
+		}
+		for _, o := range beamOpts {
+			name, value, ok := strings.Cut(o, "=")
+			if !ok || name == "" {
+				fmt.Fprintf(stderr, "sparkify etl: --beam-opt %q: want NAME=VALUE\n", o)
+				return exitUsage
+			}
+			if err := beamengine.SetRunnerFlag(name, value); err != nil {
+				fmt.Fprintf(stderr, "sparkify etl: --beam-opt %s: %v\n", o, err)
+				return exitUsage
+			}
+		}
+	} else if *endpoint != "" || len(beamOpts) > 0 || set["runner"] != "" {
+		fmt.Fprintln(stderr, "sparkify etl: --runner, --endpoint and --beam-opt need --engine beam")
 		return exitUsage
 	}
 
@@ -172,26 +207,32 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 	}
 	remote := &remotes{job: job}
 	open := func(url string) (storage.Store, error) { return remote.open(ctx, url) }
-	songs, err := openRoot(ctx, job.Songs, sample.Songs, "built-in sample song_data", open)
+	songs, err := source.OpenInput(ctx, job.Songs, sample.Songs, "built-in sample song_data", open)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
 	defer songs.Close()
-	logs, err := openRoot(ctx, job.Logs, sample.Logs, "built-in sample log_data", open)
+	logs, err := source.OpenInput(ctx, job.Logs, sample.Logs, "built-in sample log_data", open)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	defer logs.Close()
-	var out storage.Store
-	if s3.IsURL(job.Output) {
-		out, err = open(job.Output)
-	} else if strings.Contains(job.Output, "://") {
-		err = fmt.Errorf("%s: %w (use a local path or s3://)", job.Output, source.ErrUnsupported)
-	} else {
-		out, err = storage.NewLocal(job.Output)
-	}
+	out, err := source.OpenOutput(job.Output, open)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
+	}
+	if job.Engine == "beam" {
+		a := job.AWS
+		logger.Info("running on Apache Beam", "runner", job.Runner)
+		return beamengine.Run(ctx, beamengine.Options{
+			Config: beamengine.Config{
+				Songs: job.Songs, Logs: job.Logs, Output: job.Output,
+				S3:   beamengine.S3Config{Region: a.Region, Endpoint: a.Endpoint, PathStyle: a.PathStyle, Concurrency: job.S3Concurrency},
+				Sink: sink.Options{Compression: job.Compression, Version: version()},
+			},
+			SongsRoot: songs, LogsRoot: logs, OutputStore: out,
+			Runner: job.Runner, MaxRejectedRatio: job.MaxRejectedRatio, Logger: logger,
+		})
 	}
 	p := &report.Progress{}
 	if showProgress {
@@ -250,13 +291,6 @@ func (r *remotes) retries() int64 {
 	return r.client.Retries()
 }
 
-func openRoot(ctx context.Context, spec string, builtin func() fs.FS, name string, remote source.Remote) (*source.Root, error) {
-	if spec == "" {
-		return source.Sample(builtin(), name), nil
-	}
-	return source.Resolve(ctx, spec, remote)
-}
-
 func exitCode(ctx context.Context, err error) int {
 	switch {
 	case ctx.Err() != nil:
@@ -270,6 +304,16 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// beamOptions collects the repeatable --beam-opt NAME=VALUE.
+type beamOptions []string
+
+func (b *beamOptions) String() string { return strings.Join(*b, ",") }
+
+func (b *beamOptions) Set(v string) error {
+	*b = append(*b, v) // checked once the engine is known, to report it in one line
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {

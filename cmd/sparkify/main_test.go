@@ -48,6 +48,43 @@ func TestBuiltInSample(t *testing.T) {
 	}
 }
 
+// TestBeamEngine runs the built-in sample on Beam (Prism, in this process) and checks that it
+// publishes the same table files as the local engine.
+func TestBeamEngine(t *testing.T) {
+	local, beam := t.TempDir(), t.TempDir()
+	if code, _, stderr := sparkify(t, "etl", "--quiet", "--output", local); code != exitOK {
+		t.Fatalf("local: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := sparkify(t, "etl", "--engine", "beam", "--output", beam)
+	if code != exitOK {
+		t.Fatalf("beam: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "published to") || stderr != "" {
+		t.Errorf("beam: stdout %q, stderr %q", stdout, stderr)
+	}
+	manifest, err := os.ReadFile(filepath.Join(beam, "_manifest.json"))
+	if err != nil || !strings.Contains(string(manifest), `"engine": "beam/prism"`) {
+		t.Errorf("manifest does not name the Beam engine (%v): %s", err, manifest)
+	}
+	var n int
+	filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "_manifest.json" {
+			return err
+		}
+		rel, _ := filepath.Rel(local, p)
+		a, _ := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(beam, rel))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the engines (%v)", rel, err)
+		}
+		n++
+		return nil
+	})
+	if n < 10 {
+		t.Errorf("compared only %d files", n)
+	}
+}
+
 func TestQuietPrintsNothing(t *testing.T) {
 	code, stdout, stderr := sparkify(t, "etl", "--quiet", "--output", t.TempDir())
 	if code != exitOK || stdout != "" || stderr != "" {
@@ -90,6 +127,13 @@ func TestErrors(t *testing.T) {
 		{"bad compression", []string{"--compression", "lzma"}, exitUsage, "lzma"},
 		{"bad workers", []string{"--workers", "0"}, exitUsage, "workers"},
 		{"stray argument", []string{"data/"}, exitUsage, "unexpected argument"},
+		{"bad engine", []string{"--engine", "spark"}, exitUsage, "spark"},
+		{"runner without the Beam engine", []string{"--runner", "flink"}, exitUsage, "need --engine beam"},
+		{"job-server runner without endpoint", []string{"--engine", "beam", "--runner", "flink"}, exitUsage, "needs --endpoint"},
+		{"unknown Beam option", []string{"--engine", "beam", "--beam-opt", "no_such_option=1"}, exitUsage, "no_such_option"},
+		{"Beam option without a value", []string{"--engine", "beam", "--beam-opt", "project"}, exitUsage, "NAME=VALUE"},
+		{"Beam: unreadable file", []string{"--engine", "beam", "--songs", filepath.Dir(badGz), "--logs", logs}, exitInput, "x.json.gz"},
+		{"Beam: over the reject limit", []string{"--engine", "beam", "--songs", songs, "--logs", filepath.Dir(truncated)}, exitRejected, "1 of 2 events rejected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

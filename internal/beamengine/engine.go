@@ -80,6 +80,46 @@ type Options struct {
 // ErrPipeline wraps a failure reported by the runner.
 var ErrPipeline = errors.New("beam pipeline failed")
 
+// pipelineError is a runner's failure reduced to its cause. Runners report a worker's error as
+// text, wrapped in the plan that was running (dozens of lines); the user needs the last cause,
+// and the caller needs to know its kind, which the text names.
+type pipelineError struct {
+	runner, cause string
+	kind          error // one of causeKinds, or nil
+}
+
+func (e *pipelineError) Error() string {
+	return ErrPipeline.Error() + " on " + e.runner + ": " + e.cause
+}
+
+func (e *pipelineError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{ErrPipeline}
+	}
+	return []error{ErrPipeline, e.kind}
+}
+
+// causeKinds are the errors a worker may fail with that the caller tells apart.
+var causeKinds = []error{source.ErrUnreadable, fs.ErrNotExist, fs.ErrPermission, localengine.ErrDuplicateID}
+
+func pipelineFailure(runner string, err error) error {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "caused by:"); i >= 0 {
+		msg = msg[i+len("caused by:"):]
+	}
+	if i := strings.Index(msg, "] failed:"); i >= 0 && strings.Contains(msg[:i], "DoFn[") {
+		msg = msg[i+len("] failed:"):]
+	}
+	e := &pipelineError{runner: runner, cause: strings.Join(strings.Fields(msg), " ")}
+	for _, k := range causeKinds {
+		if strings.Contains(e.cause, k.Error()) {
+			e.kind = k
+			break
+		}
+	}
+	return e
+}
+
 // IsWorker reports whether args (without the program name) start this binary as a Beam worker,
 // as Dataflow and portable runners' containers do.
 func IsWorker(args []string) bool {
@@ -116,7 +156,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 	start := o.Now()
 	if o.RunID == "" {
-		o.RunID = start.UTC().Format("20060102T150405Z") + "-beam"
+		o.RunID = localengine.NewRunID(start)
 	}
 	log := o.Logger.With("run", o.RunID, "runner", o.Runner)
 	m := &report.Manifest{
@@ -154,14 +194,17 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}()
 
 	// Workers in this process (Prism's, or any loopback worker) use the launcher's opened stores.
-	inProcess.Store(o.RunID, &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore})
-	defer inProcess.Delete(o.RunID)
+	if shareStores {
+		inProcess.Store(o.RunID, &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore})
+		defer inProcess.Delete(o.RunID)
+	}
 
 	p, s := beam.NewPipelineWithRoot()
 	build(s, o.Config, songFiles, logFiles)
 	res, err := execute(ctx, o.Runner, p, o.Logger.Enabled(ctx, slog.LevelDebug))
 	if err != nil {
-		return nil, fmt.Errorf("%w on %s: %w", ErrPipeline, o.Runner, err)
+		log.Debug("pipeline failed", "err", err)
+		return nil, pipelineFailure(o.Runner, err)
 	}
 	c := counters(res)
 	log.Info("pipeline finished")
@@ -259,6 +302,20 @@ func execute(ctx context.Context, runner string, p *beam.Pipeline, verbose bool)
 			slog.SetDefault(slog.New(slog.DiscardHandler))
 		}
 	})
+	// Beam's loopback mode creates an empty temporary file per run and never removes it (Beam
+	// issue 27569): give it a folder of its own for the run, then remove the folder.
+	if tmp, err := os.MkdirTemp("", "sparkify-beam-"); err == nil {
+		prev, had := os.LookupEnv("TMPDIR")
+		os.Setenv("TMPDIR", tmp)
+		defer func() {
+			if had {
+				os.Setenv("TMPDIR", prev)
+			} else {
+				os.Unsetenv("TMPDIR")
+			}
+			os.RemoveAll(tmp)
+		}()
+	}
 	return beam.Run(ctx, runner, p)
 }
 
@@ -283,6 +340,10 @@ type env struct {
 	songs, logs *source.Root
 	out         storage.Store
 }
+
+// shareStores lends the launcher's stores to workers in its process. Tests turn it off to run
+// the path of workers elsewhere, which open the stores from Config.
+var shareStores = true
 
 var (
 	inProcess sync.Map // run ID → *env, for workers in the launcher's process
@@ -320,40 +381,21 @@ func openEnv(ctx context.Context, cfg Config) (*env, error) {
 		}
 		return client.Store(u), nil
 	}
-	songs, err := OpenInput(ctx, cfg.Songs, sample.Songs, "built-in sample song_data", remote)
+	songs, err := source.OpenInput(ctx, cfg.Songs, sample.Songs, "built-in sample song_data", remote)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
-	logs, err := OpenInput(ctx, cfg.Logs, sample.Logs, "built-in sample log_data", remote)
+	logs, err := source.OpenInput(ctx, cfg.Logs, sample.Logs, "built-in sample log_data", remote)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
-	out, err := OpenOutput(cfg.Output, remote)
+	out, err := source.OpenOutput(cfg.Output, remote)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
 	e := &env{songs: songs, logs: logs, out: out}
 	opened.Store(cfg.RunID, e)
 	return e, nil
-}
-
-// OpenInput opens an input root as the user gave it; "" is the built-in sample.
-func OpenInput(ctx context.Context, spec string, builtin func() fs.FS, display string, remote source.Remote) (*source.Root, error) {
-	if spec == "" {
-		return source.Sample(builtin(), display), nil
-	}
-	return source.Resolve(ctx, spec, remote)
-}
-
-// OpenOutput opens the output location: a local folder or an s3:// URL.
-func OpenOutput(spec string, remote source.Remote) (storage.Store, error) {
-	if s3.IsURL(spec) {
-		return remote(spec)
-	}
-	if strings.Contains(spec, "://") {
-		return nil, fmt.Errorf("%s: %w (use a local path or s3://)", spec, source.ErrUnsupported)
-	}
-	return storage.NewLocal(spec)
 }
 
 func cmpOr(s, def string) string {

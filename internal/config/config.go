@@ -45,6 +45,8 @@ type Job struct {
 	MaxRejectedRatio float64 // default 0.01; within [0, 1]
 	Compression      string  // snappy (default) | zstd | gzip | none
 	S3Concurrency    int     // S3 requests in flight; 0 = the S3 client's default
+	Engine           string  // local (default) | beam
+	Runner           string  // the Beam runner when Engine is beam: prism (default), dataflow, flink, spark, universal
 	AWS              AWS
 }
 
@@ -53,6 +55,14 @@ const (
 	DefaultOutput           = "out"
 	DefaultMaxRejectedRatio = 0.01
 	DefaultCompression      = "snappy"
+	DefaultEngine           = "local"
+	DefaultRunner           = "prism"
+)
+
+// engines and runners are the values Engine and Runner may take.
+var (
+	engines = []string{"local", "beam"}
+	runners = []string{"prism", "dataflow", "flink", "spark", "universal"}
 )
 
 // compressions are the Parquet codecs a Job may name.
@@ -86,9 +96,11 @@ var (
 	settingRatio       = setting{"max-rejected-ratio", "SPARKIFY_MAX_REJECTED_RATIO", keyRatio, false}
 	settingCompression = setting{"compression", "SPARKIFY_COMPRESSION", keyCompression, false}
 	settingS3Conc      = setting{"s3-concurrency", "SPARKIFY_S3_CONCURRENCY", keyS3Concurrency, false}
+	settingEngine      = setting{"engine", "SPARKIFY_ENGINE", keyEngine, false}
+	settingRunner      = setting{"runner", "SPARKIFY_RUNNER", keyRunner, false}
 
 	allSettings = []setting{settingMode, settingSongs, settingLogs, settingOutput, settingWorkers,
-		settingRatio, settingCompression, settingS3Conc}
+		settingRatio, settingCompression, settingS3Conc, settingEngine, settingRunner}
 )
 
 // flagConfig may appear in Inputs.Flags too, for callers that pass every set flag; ConfigPath wins.
@@ -146,6 +158,12 @@ func Load(in Inputs) (Job, error) {
 		return Job{}, err
 	}
 	if job.S3Concurrency, err = resolve(candidates(settingS3Conc, in, fc, ""), 0, parseWorkers); err != nil {
+		return Job{}, err
+	}
+	if job.Engine, err = resolve(candidates(settingEngine, in, fc, ""), DefaultEngine, oneOf("engine", engines)); err != nil {
+		return Job{}, err
+	}
+	if job.Runner, err = resolve(candidates(settingRunner, in, fc, ""), DefaultRunner, oneOf("runner", runners)); err != nil {
 		return Job{}, err
 	}
 	if job.AWS, err = loadAWS(fc); err != nil {
@@ -303,6 +321,17 @@ func parseCompression(raw string) (string, error) {
 		return c, nil
 	}
 	return "", fmt.Errorf("unknown compression %q: want snappy, zstd, gzip or none", raw)
+}
+
+// oneOf parses a case-insensitive choice among values.
+func oneOf(what string, values []string) func(string) (string, error) {
+	return func(raw string) (string, error) {
+		v := strings.ToLower(strings.TrimSpace(raw))
+		if slices.Contains(values, v) {
+			return v, nil
+		}
+		return "", fmt.Errorf("unknown %s %q: want %s", what, raw, strings.Join(values, ", "))
+	}
 }
 
 // parseBool accepts what Python's configparser.getboolean accepts, as the reference project

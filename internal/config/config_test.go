@@ -62,6 +62,10 @@ func TestEachSettingFollowsFlagEnvFileDefaultPrecedence(t *testing.T) {
 			func(j Job) any { return j.MaxRejectedRatio }, 0.01, 0.5, 0.0, 1.0},
 		{"compression", "SPARKIFY_COMPRESSION", "COMPRESSION", "ZSTD", "gzip", "none",
 			func(j Job) any { return j.Compression }, "snappy", "zstd", "gzip", "none"},
+		{"engine", "SPARKIFY_ENGINE", "ENGINE", "Beam", "local", "beam",
+			func(j Job) any { return j.Engine }, "local", "beam", "local", "beam"},
+		{"runner", "SPARKIFY_RUNNER", "RUNNER", "dataflow", "FLINK", "universal",
+			func(j Job) any { return j.Runner }, "prism", "dataflow", "flink", "universal"},
 	}
 	for _, s := range settings {
 		file := writeConfig(t, "[PROJECT]\n"+s.key+" = "+s.file+"\n")
@@ -309,6 +313,8 @@ func TestBadValuesAreErrorsNamingTheirSource(t *testing.T) {
 		{"max-rejected-ratio", "SPARKIFY_MAX_REJECTED_RATIO", "MAX_REJECTED_RATIO", "PROJECT", "NaN"},
 		{"max-rejected-ratio", "SPARKIFY_MAX_REJECTED_RATIO", "MAX_REJECTED_RATIO", "PROJECT", "1%"},
 		{"compression", "SPARKIFY_COMPRESSION", "COMPRESSION", "PROJECT", "lz4"},
+		{"engine", "SPARKIFY_ENGINE", "ENGINE", "PROJECT", "spark"},
+		{"runner", "SPARKIFY_RUNNER", "RUNNER", "PROJECT", "direct"},
 	}
 	for _, v := range values {
 		for _, src := range []source{fromFlag, fromEnv, fromFile} {

@@ -33,6 +33,8 @@ const (
 	keyRatio         = "MAX_REJECTED_RATIO"
 	keyCompression   = "COMPRESSION"
 	keyS3Concurrency = "S3_CONCURRENCY"
+	keyEngine        = "ENGINE"
+	keyRunner        = "RUNNER"
 )
 
 // sections lists the valid sections and their keys, in the order the documentation gives them
@@ -42,7 +44,7 @@ var sections = []struct {
 	keys []string
 }{
 	{sectionAWS, []string{keyAccessKeyID, keySecretKey, keySessionToken, keyRegion, keyEndpoint, keyPathStyle}},
-	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency}},
+	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency, keyEngine, keyRunner}},
 	{sectionLocal, []string{keySongs, keyLogs, keyOutput}},
 	{sectionS3, []string{keySongs, keyLogs, keyOutput}},
 }

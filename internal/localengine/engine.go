@@ -78,7 +78,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 	start := o.Now()
 	if o.RunID == "" {
-		o.RunID = newRunID(start)
+		o.RunID = NewRunID(start)
 	}
 	m := &report.Manifest{
 		RunID: o.RunID, Version: o.Sink.Version, Engine: "local", StartedAt: start.UTC(),
@@ -216,7 +216,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	return m, nil
 }
 
-func newRunID(t time.Time) string {
+// NewRunID names a run: its start time, sortable, and a random suffix, so that two runs started
+// in the same second do not share a staging folder.
+func NewRunID(t time.Time) string {
 	var b [4]byte
 	rand.Read(b[:])
 	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])

@@ -60,6 +60,25 @@ func Sample(fsys fs.FS, display string) *Root {
 	return &Root{Store: storage.NewFS(fsys, display), Display: display}
 }
 
+// OpenInput opens an input root as the user gave it; "" is the built-in dataset builtin returns.
+func OpenInput(ctx context.Context, spec string, builtin func() fs.FS, display string, remote Remote) (*Root, error) {
+	if spec == "" {
+		return Sample(builtin(), display), nil
+	}
+	return Resolve(ctx, spec, remote)
+}
+
+// OpenOutput opens an output location: a local folder, or a URL that remote opens.
+func OpenOutput(spec string, remote Remote) (storage.Store, error) {
+	if scheme, _, ok := strings.Cut(spec, "://"); ok {
+		if remote == nil {
+			return nil, fmt.Errorf("%s: scheme %q is %w (use a local path)", spec, scheme, ErrUnsupported)
+		}
+		return remote(spec) // which refuses the schemes it does not serve
+	}
+	return storage.NewLocal(spec)
+}
+
 // Remote opens the store rooted at a URL (s3://bucket/prefix). It is how the caller, which owns
 // the clients and their credentials, lends them to Resolve.
 type Remote func(url string) (storage.Store, error)
