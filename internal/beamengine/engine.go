@@ -194,19 +194,26 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}()
 
 	// Workers in this process (Prism's, or any loopback worker) use the launcher's opened stores.
+	shared := &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore}
 	if shareStores {
-		inProcess.Store(o.RunID, &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore})
+		inProcess.Store(o.RunID, shared)
 		defer inProcess.Delete(o.RunID)
 	}
 
 	p, s := beam.NewPipelineWithRoot()
 	build(s, o.Config, songFiles, logFiles)
-	res, err := execute(ctx, o.Runner, p, o.Logger.Enabled(ctx, slog.LevelDebug))
+	_, err = execute(ctx, o.Runner, p, o.Logger.Enabled(ctx, slog.LevelDebug))
 	if err != nil {
 		log.Debug("pipeline failed", "err", err)
+		// A runner reports the first failure while other workers may still be writing; those in
+		// this process are stopped and waited for, so that the staging is removed after them.
+		shared.fence(time.Minute)
 		return nil, pipelineFailure(o.Runner, err)
 	}
-	c := counters(res)
+	c, err := readStats(ctx, o.OutputStore, o.RunID)
+	if err != nil {
+		return nil, err
+	}
 	log.Info("pipeline finished")
 
 	for name, kind := range map[string]record.Kind{"songs": record.KindSong, "events": record.KindEvent} {
@@ -214,8 +221,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		if kind == record.KindEvent {
 			files = logFiles
 		}
-		in := report.Input{Files: len(files), Bytes: c[mBytes(kind)], Kept: c[mRead(kind)], RejectedBy: map[string]int64{}}
-		prefix := mRejected(kind, "")
+		in := report.Input{Files: len(files), Bytes: c[sBytes(kind)], Kept: c[sRead(kind)], RejectedBy: map[string]int64{}}
+		prefix := sRejected(kind, "")
 		for k, v := range c {
 			if r, ok := strings.CutPrefix(k, prefix); ok && v > 0 {
 				in.RejectedBy[r] = v
@@ -227,16 +234,16 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		m.Inputs[name] = in
 	}
 	sg := m.Inputs["songs"]
-	sg.Root, sg.Duplicates = o.SongsRoot.Display, sg.Kept-c[mTable(table.NameSongs, "rows")]
+	sg.Root, sg.Duplicates = o.SongsRoot.Display, sg.Kept-c[sTable(table.NameSongs, "rows")]
 	m.Inputs["songs"] = sg
 	ev := m.Inputs["events"]
-	ev.Root, ev.Duplicates = o.LogsRoot.Display, c[mPlaysSeen]-c[mPlays]
+	ev.Root, ev.Duplicates = o.LogsRoot.Display, c[sPlaysSeen]-c[sPlays]
 	m.Inputs["events"] = ev
-	m.Plays, m.Matched = c[mPlays], c[mMatched]
+	m.Plays, m.Matched = c[sPlays], c[sMatched]
 	if m.Plays > 0 {
 		m.MatchRate = float64(m.Matched) / float64(m.Plays)
 	}
-	m.Rejected = report.Table{Rows: c[mTable(localengine.RejectedDir, "rows")], Files: int(c[mTable(localengine.RejectedDir, "files")]), Bytes: c[mTable(localengine.RejectedDir, "bytes")]}
+	m.Rejected = report.Table{Rows: c[sTable(localengine.RejectedDir, "rows")], Files: int(c[sTable(localengine.RejectedDir, "files")]), Bytes: c[sTable(localengine.RejectedDir, "bytes")]}
 
 	// An unpartitioned table with no rows still gets its schema file, as the local engine writes
 	// it; the pipeline had no group to write it from.
@@ -251,18 +258,18 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 			return sink.Table(ctx, o.OutputStore, stagingDir(o.Config, table.NameArtists), []table.Artist(nil), (*table.Artist).Partition, o.Sink)
 		}},
 	} {
-		if c[mTable(t.name, "files")] == 0 {
+		if c[sTable(t.name, "files")] == 0 {
 			r, err := t.write()
 			if err != nil {
 				return nil, err
 			}
-			c[mTable(t.name, "files")], c[mTable(t.name, "bytes")] = int64(r.Files), r.Bytes
+			c[sTable(t.name, "files")], c[sTable(t.name, "bytes")] = int64(r.Files), r.Bytes
 		}
 	}
 	for _, name := range table.All {
 		m.Tables[name] = report.Table{
-			Rows: c[mTable(name, "rows")], Files: int(c[mTable(name, "files")]),
-			Bytes: c[mTable(name, "bytes")], Partitions: int(c[mTable(name, "partitions")]),
+			Rows: c[sTable(name, "rows")], Files: int(c[sTable(name, "files")]),
+			Bytes: c[sTable(name, "bytes")], Partitions: int(c[sTable(name, "partitions")]),
 		}
 	}
 
@@ -319,18 +326,18 @@ func execute(ctx context.Context, runner string, p *beam.Pipeline, verbose bool)
 	return beam.Run(ctx, runner, p)
 }
 
-// counters sums the pipeline's counters by name, over the steps that incremented them.
-func counters(res beam.PipelineResult) map[string]int64 {
+// readStats reads the statistics the pipeline left in the staging folder.
+func readStats(ctx context.Context, st storage.Store, runID string) (map[string]int64, error) {
+	name := commit.Staging(runID) + "/" + statsFile
+	b, err := storage.ReadFile(ctx, st, name)
+	if err != nil {
+		return nil, fmt.Errorf("the pipeline left no statistics: %w", err)
+	}
 	c := map[string]int64{}
-	if res == nil {
-		return c
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.Location(name), err)
 	}
-	for _, r := range res.Metrics().AllMetrics().Counters() {
-		if r.Key.Namespace == metricNS {
-			c[r.Key.Name] += r.Result()
-		}
-	}
-	return c
+	return c, nil
 }
 
 func stagingDir(cfg Config, name string) string { return commit.Staging(cfg.RunID) + "/" + name }
@@ -339,6 +346,37 @@ func stagingDir(cfg Config, name string) string { return commit.Staging(cfg.RunI
 type env struct {
 	songs, logs *source.Root
 	out         storage.Store
+
+	mu     sync.Mutex
+	closed bool
+	active sync.WaitGroup // writers under way
+}
+
+// errFenced stops a writer that starts after its run failed.
+var errFenced = errors.New("the run has failed: not writing")
+
+// begin registers a writer; it must call done when finished.
+func (e *env) begin() (done func(), err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errFenced
+	}
+	e.active.Add(1)
+	return e.active.Done, nil
+}
+
+// fence refuses new writers and waits, at most timeout, for those under way.
+func (e *env) fence(timeout time.Duration) {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
 }
 
 // shareStores lends the launcher's stores to workers in its process. Tests turn it off to run

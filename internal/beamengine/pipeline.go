@@ -3,6 +3,7 @@ package beamengine
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,11 +11,13 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/decode"
 	"github.com/sparkify/lake/internal/localengine"
 	"github.com/sparkify/lake/internal/record"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/storage"
 	"github.com/sparkify/lake/internal/table"
 	"github.com/sparkify/lake/internal/transform"
 )
@@ -22,8 +25,9 @@ import (
 // The pipeline's functions are registered so that every runner can find them by name, in this
 // process or in a worker started from this binary.
 func init() {
-	register.DoFn4x1[context.Context, source.File, func(record.Song), func(record.Reject), error](&decodeSongsFn{})
-	register.DoFn4x1[context.Context, source.File, func(record.Event), func(record.Reject), error](&decodeEventsFn{})
+	register.DoFn5x1[context.Context, source.File, func(record.Song), func(record.Reject), func(string, int64), error](&decodeSongsFn{})
+	register.DoFn5x1[context.Context, source.File, func(record.Event), func(record.Reject), func(string, int64), error](&decodeEventsFn{})
+	register.Emitter2[string, int64]()
 	register.Emitter1[record.Song]()
 	register.Emitter1[record.Event]()
 	register.Emitter1[record.Reject]()
@@ -35,13 +39,13 @@ func init() {
 
 	register.Function1x2(songByID)
 	register.Function1x2(songByArtist)
-	register.Function3x0(playByKey)
+	register.Function2x0(playByKey)
 	register.Function2x0(eventByUser)
 	register.Function2x2(playByMatchKey)
 	register.Function2x2(songByMatchKey)
 	register.Emitter2[string, record.Event]()
 	register.Emitter2[int64, record.Event]()
-	register.DoFn5x0[context.Context, string, func(*record.Event) bool, func(*record.Song) bool, func(table.Songplay)](&matchFn{})
+	register.DoFn6x0[context.Context, string, func(*record.Event) bool, func(*record.Song) bool, func(table.Songplay), func(string, int64)](&matchFn{})
 	register.Emitter1[table.Songplay]()
 	register.Iter1[record.Event]()
 	register.Iter1[record.Song]()
@@ -57,43 +61,51 @@ func init() {
 	register.DoFn3x1[context.Context, int64, func(*int64) bool, error](&uniqueIDFn{})
 	register.Iter1[int64]()
 
-	register.DoFn3x1[context.Context, string, func(*table.Songplay) bool, error](&writeSongplaysFn{})
-	register.DoFn3x1[context.Context, string, func(*table.User) bool, error](&writeUsersFn{})
-	register.DoFn3x1[context.Context, string, func(*table.Song) bool, error](&writeSongsFn{})
-	register.DoFn3x1[context.Context, string, func(*record.Song) bool, error](&writeArtistsFn{})
-	register.DoFn3x1[context.Context, string, func(*table.Time) bool, error](&writeTimeFn{})
-	register.DoFn3x1[context.Context, string, func(*record.Reject) bool, error](&writeRejectsFn{})
+	register.DoFn4x1[context.Context, string, func(*table.Songplay) bool, func(string, int64), error](&writeSongplaysFn{})
+	register.DoFn4x1[context.Context, string, func(*table.User) bool, func(string, int64), error](&writeUsersFn{})
+	register.DoFn4x1[context.Context, string, func(*table.Song) bool, func(string, int64), error](&writeSongsFn{})
+	register.DoFn4x1[context.Context, string, func(*record.Song) bool, func(string, int64), error](&writeArtistsFn{})
+	register.DoFn4x1[context.Context, string, func(*table.Time) bool, func(string, int64), error](&writeTimeFn{})
+	register.DoFn4x1[context.Context, string, func(*record.Reject) bool, func(string, int64), error](&writeRejectsFn{})
 	register.Iter1[table.Songplay]()
+	register.Function2x2(statByNothing)
+	register.DoFn3x1[context.Context, string, func(*stat) bool, error](&writeStatsFn{})
+	register.Iter1[stat]()
+	register.Emitter2[string, stat]()
 	register.Iter1[table.User]()
 	register.Iter1[table.Song]()
 	register.Iter1[table.Time]()
 	register.Iter1[record.Reject]()
 }
 
-// Metric names. The launcher reads them back after the run to fill the manifest: they are how the
-// workers, wherever they ran, report what they read, rejected and wrote.
+// Statistic names. Every step that reads, rejects or writes emits (name, count) pairs; they are
+// summed and written to the staging folder as one JSON file, which the launcher reads back for the
+// manifest. Being pipeline output, unlike side effects or metrics, they count each record exactly
+// once whatever the runner retried.
 const (
-	metricNS = "sparkify"
-
-	mPlaysSeen = "plays_seen" // song-play events, duplicates included
-	mPlays     = "plays"      // distinct plays
-	mMatched   = "matched"    // plays matched to a catalog song
+	sPlaysSeen = "plays_seen" // song-play events, duplicates included
+	sPlays     = "plays"      // distinct plays
+	sMatched   = "matched"    // plays matched to a catalog song
 )
 
-func mRead(kind record.Kind) string  { return "read/" + string(kind) }
-func mBytes(kind record.Kind) string { return "bytes/" + string(kind) }
-func mRejected(kind record.Kind, r record.Reason) string {
+func sRead(kind record.Kind) string  { return "read/" + string(kind) }
+func sBytes(kind record.Kind) string { return "bytes/" + string(kind) }
+func sRejected(kind record.Kind, r record.Reason) string {
 	return "rejected/" + string(kind) + "/" + string(r)
 }
-func mTable(name, what string) string { return "table/" + name + "/" + what }
+func sTable(name, what string) string { return "table/" + name + "/" + what }
+
+// statsFile is where the pipeline leaves its statistics, in the run's staging folder.
+const statsFile = "_stats.json"
 
 // build adds the ETL to the pipeline: decode (rejects aside), the SPEC's choices as keyed combines,
 // the song match as a join, then each table grouped by partition and staged by its writer.
 func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	sf := beam.Reshuffle(s, beam.CreateList(s, songFiles))
-	songs, songRejects := beam.ParDo2(s, &decodeSongsFn{Cfg: cfg}, sf)
+	songs, songRejects, songStats := beam.ParDo3(s, &decodeSongsFn{Cfg: cfg}, sf)
 	lf := beam.Reshuffle(s, beam.CreateList(s, logFiles))
-	events, eventRejects := beam.ParDo2(s, &decodeEventsFn{Cfg: cfg}, lf)
+	events, eventRejects, eventStats := beam.ParDo3(s, &decodeEventsFn{Cfg: cfg}, lf)
+	stats := []beam.PCollection{songStats, eventStats}
 
 	// Dimensions from the catalog: the first record of each song and of each artist.
 	firstSongs := beam.CombinePerKey(s, &firstSongFn{}, beam.ParDo(s, songByID, songs))
@@ -106,7 +118,8 @@ func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	// The song match is a join on (title, artist name): it scales with the catalog, where a side
 	// input would have to fit each worker.
 	joined := beam.CoGroupByKey(s, beam.ParDo(s, playByMatchKey, plays), beam.ParDo(s, songByMatchKey, firstSongs))
-	songplays := beam.ParDo(s, &matchFn{}, joined)
+	songplays, matchStats := beam.ParDo2(s, &matchFn{}, joined)
+	stats = append(stats, matchStats)
 
 	// songplay_id must be unique: a hash collision fails the run (see transform.SongplayID).
 	beam.ParDo0(s, &uniqueIDFn{}, beam.GroupByKey(s, beam.ParDo(s, songplayID, songplays)))
@@ -114,7 +127,7 @@ func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	starts := beam.CombinePerKey(s, &countFn{}, beam.ParDo(s, startTimeOf, songplays))
 
 	stage := func(name string, fn any, keyed beam.PCollection) {
-		beam.ParDo0(s.Scope("stage "+name), fn, beam.GroupByKey(s, keyed))
+		stats = append(stats, beam.ParDo(s.Scope("stage "+name), fn, beam.GroupByKey(s, keyed)))
 	}
 	stage(table.NameSongplays, &writeSongplaysFn{Cfg: cfg}, beam.ParDo(s, songplayPartition, songplays))
 	stage(table.NameUsers, &writeUsersFn{Cfg: cfg}, beam.ParDo(s, userRow, users))
@@ -122,6 +135,9 @@ func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	stage(table.NameArtists, &writeArtistsFn{Cfg: cfg}, beam.ParDo(s, artistByNothing, firstArtists))
 	stage(table.NameTime, &writeTimeFn{Cfg: cfg}, beam.ParDo(s, timeRow, starts))
 	stage(localengine.RejectedDir, &writeRejectsFn{Cfg: cfg}, beam.ParDo(s, rejectByNothing, beam.Flatten(s, songRejects, eventRejects)))
+
+	totals := beam.CombinePerKey(s, &countFn{}, beam.Flatten(s, stats...))
+	beam.ParDo0(s, &writeStatsFn{Cfg: cfg}, beam.GroupByKey(s, beam.ParDo(s, statByNothing, totals)))
 }
 
 // decodeSongsFn reads and decodes song files; each bad record becomes a reject with its reason.
@@ -135,16 +151,16 @@ func (f *decodeSongsFn) Setup(ctx context.Context) (err error) {
 	return err
 }
 
-func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Song), reject func(record.Reject)) error {
+func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Song), reject func(record.Reject), stat func(string, int64)) error {
 	data, err := f.env.songs.ReadAll(ctx, file)
 	if err != nil {
 		return err
 	}
 	var d decode.Decoder
 	var n int64
-	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, func(r *record.Reject) { rejected(ctx, r); reject(*r) })
-	beam.NewCounter(metricNS, mRead(record.KindSong)).Inc(ctx, n)
-	beam.NewCounter(metricNS, mBytes(record.KindSong)).Inc(ctx, int64(len(data)))
+	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, func(r *record.Reject) { stat(sRejected(r.Kind, r.Reason), 1); reject(*r) })
+	stat(sRead(record.KindSong), n)
+	stat(sBytes(record.KindSong), int64(len(data)))
 	return nil
 }
 
@@ -159,21 +175,24 @@ func (f *decodeEventsFn) Setup(ctx context.Context) (err error) {
 	return err
 }
 
-func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject)) error {
+func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject), stat func(string, int64)) error {
 	data, err := f.env.logs.ReadAll(ctx, file)
 	if err != nil {
 		return err
 	}
 	var d decode.Decoder
-	var n int64
-	d.EventLines(file.Path, data, 1, 0, func(e record.Event) { n++; emit(e) }, func(r *record.Reject) { rejected(ctx, r); reject(*r) })
-	beam.NewCounter(metricNS, mRead(record.KindEvent)).Inc(ctx, n)
-	beam.NewCounter(metricNS, mBytes(record.KindEvent)).Inc(ctx, int64(len(data)))
+	var n, plays int64
+	d.EventLines(file.Path, data, 1, 0, func(e record.Event) {
+		n++
+		if e.IsSongPlay() {
+			plays++
+		}
+		emit(e)
+	}, func(r *record.Reject) { stat(sRejected(r.Kind, r.Reason), 1); reject(*r) })
+	stat(sRead(record.KindEvent), n)
+	stat(sBytes(record.KindEvent), int64(len(data)))
+	stat(sPlaysSeen, plays)
 	return nil
-}
-
-func rejected(ctx context.Context, r *record.Reject) {
-	beam.NewCounter(metricNS, mRejected(r.Kind, r.Reason)).Inc(ctx, 1)
 }
 
 // The combines below are transform's choices, which are associative and commutative (transform's
@@ -207,9 +226,8 @@ func eventKey(k transform.EventKey) string {
 	return strconv.FormatInt(k.UserID, 10) + "/" + strconv.FormatInt(k.SessionID, 10) + "/" + strconv.FormatInt(int64(k.ItemInSession), 10)
 }
 
-func playByKey(ctx context.Context, e record.Event, emit func(string, record.Event)) {
+func playByKey(e record.Event, emit func(string, record.Event)) {
 	if e.IsSongPlay() {
-		beam.NewCounter(metricNS, mPlaysSeen).Inc(ctx, 1)
 		emit(eventKey(transform.KeyOf(&e)), e)
 	}
 }
@@ -235,7 +253,7 @@ func songByMatchKey(_ string, s record.Song) (string, record.Song) {
 // matchFn turns the plays sharing a (title, artist) with their candidate songs into fact rows.
 type matchFn struct{}
 
-func (matchFn) ProcessElement(ctx context.Context, _ string, plays func(*record.Event) bool, songs func(*record.Song) bool, emit func(table.Songplay)) {
+func (matchFn) ProcessElement(_ context.Context, _ string, plays func(*record.Event) bool, songs func(*record.Song) bool, emit func(table.Songplay), stat func(string, int64)) {
 	var candidates []record.Song
 	var s record.Song
 	for songs(&s) {
@@ -252,8 +270,8 @@ func (matchFn) ProcessElement(ctx context.Context, _ string, plays func(*record.
 		}
 		emit(transform.SongplayRow(&e, match))
 	}
-	beam.NewCounter(metricNS, mPlays).Inc(ctx, n)
-	beam.NewCounter(metricNS, mMatched).Inc(ctx, matched)
+	stat(sPlays, n)
+	stat(sMatched, matched)
 }
 
 func songplayID(r table.Songplay) (int64, int64) { return r.SongplayID, r.UserID }
@@ -295,19 +313,25 @@ func rejectByNothing(r record.Reject) (string, record.Reject)       { return "",
 
 // stagePart writes one partition's rows (all rows of an unpartitioned table) under the run's
 // staging, in the order every engine writes, and counts what it wrote.
-func stagePart[T any](ctx context.Context, cfg Config, name string, rows []T, partition func(*T) string, order func(a, b *T) int) error {
+func stagePart[T any](ctx context.Context, cfg Config, name string, rows []T, partition func(*T) string, order func(a, b *T) int, stat func(string, int64)) error {
 	e, err := openEnv(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
 	slices.SortFunc(rows, func(a, b T) int { return order(&a, &b) })
 	res, err := sink.Table(ctx, e.out, stagingDir(cfg, name), rows, partition, cfg.Sink)
 	if err != nil {
 		return err
 	}
-	for what, v := range map[string]int64{"rows": res.Rows, "files": int64(res.Files), "bytes": res.Bytes, "partitions": int64(res.Partitions)} {
-		beam.NewCounter(metricNS, mTable(name, what)).Inc(ctx, v)
-	}
+	stat(sTable(name, "rows"), res.Rows)
+	stat(sTable(name, "files"), int64(res.Files))
+	stat(sTable(name, "bytes"), res.Bytes)
+	stat(sTable(name, "partitions"), int64(res.Partitions))
 	return nil
 }
 
@@ -322,49 +346,54 @@ func collect[T any](next func(*T) bool) []T {
 
 type writeSongplaysFn struct{ Cfg Config }
 
-func (f *writeSongplaysFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Songplay) bool) error {
-	return stagePart(ctx, f.Cfg, table.NameSongplays, collect(rows), (*table.Songplay).Partition, transform.CompareSongplays)
+func (f *writeSongplaysFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Songplay) bool, stat func(string, int64)) error {
+	return stagePart(ctx, f.Cfg, table.NameSongplays, collect(rows), (*table.Songplay).Partition, transform.CompareSongplays, stat)
 }
 
 type writeUsersFn struct{ Cfg Config }
 
-func (f *writeUsersFn) ProcessElement(ctx context.Context, _ string, rows func(*table.User) bool) error {
-	return stagePart(ctx, f.Cfg, table.NameUsers, collect(rows), (*table.User).Partition, transform.CompareUsers)
+func (f *writeUsersFn) ProcessElement(ctx context.Context, _ string, rows func(*table.User) bool, stat func(string, int64)) error {
+	return stagePart(ctx, f.Cfg, table.NameUsers, collect(rows), (*table.User).Partition, transform.CompareUsers, stat)
 }
 
 type writeSongsFn struct{ Cfg Config }
 
-func (f *writeSongsFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Song) bool) error {
-	return stagePart(ctx, f.Cfg, table.NameSongs, collect(rows), (*table.Song).Partition, transform.CompareSongs)
+func (f *writeSongsFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Song) bool, stat func(string, int64)) error {
+	return stagePart(ctx, f.Cfg, table.NameSongs, collect(rows), (*table.Song).Partition, transform.CompareSongs, stat)
 }
 
 // writeArtistsFn gets songs rather than rows: an artist row's optional coordinates are pointers,
 // which are built here rather than carried between workers.
 type writeArtistsFn struct{ Cfg Config }
 
-func (f *writeArtistsFn) ProcessElement(ctx context.Context, _ string, songs func(*record.Song) bool) error {
+func (f *writeArtistsFn) ProcessElement(ctx context.Context, _ string, songs func(*record.Song) bool, stat func(string, int64)) error {
 	var rows []table.Artist
 	for _, s := range collect(songs) {
 		rows = append(rows, transform.ArtistRow(&s))
 	}
-	return stagePart(ctx, f.Cfg, table.NameArtists, rows, (*table.Artist).Partition, transform.CompareArtists)
+	return stagePart(ctx, f.Cfg, table.NameArtists, rows, (*table.Artist).Partition, transform.CompareArtists, stat)
 }
 
 type writeTimeFn struct{ Cfg Config }
 
-func (f *writeTimeFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Time) bool) error {
-	return stagePart(ctx, f.Cfg, table.NameTime, collect(rows), (*table.Time).Partition, transform.CompareTimes)
+func (f *writeTimeFn) ProcessElement(ctx context.Context, _ string, rows func(*table.Time) bool, stat func(string, int64)) error {
+	return stagePart(ctx, f.Cfg, table.NameTime, collect(rows), (*table.Time).Partition, transform.CompareTimes, stat)
 }
 
 // writeRejectsFn writes every reject to one file, in the local engine's order: songs before
 // events, then by file and position.
 type writeRejectsFn struct{ Cfg Config }
 
-func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func(*record.Reject) bool) error {
+func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func(*record.Reject) bool, stat func(string, int64)) error {
 	e, err := openEnv(ctx, f.Cfg)
 	if err != nil {
 		return err
 	}
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
 	rejects := collect(next)
 	kindRank := func(k record.Kind) int {
 		if k == record.KindSong {
@@ -383,8 +412,40 @@ func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func
 	if err != nil {
 		return err
 	}
-	beam.NewCounter(metricNS, mTable(localengine.RejectedDir, "rows")).Inc(ctx, res.Rows)
-	beam.NewCounter(metricNS, mTable(localengine.RejectedDir, "files")).Inc(ctx, int64(res.Files))
-	beam.NewCounter(metricNS, mTable(localengine.RejectedDir, "bytes")).Inc(ctx, res.Bytes)
+	stat(sTable(localengine.RejectedDir, "rows"), res.Rows)
+	stat(sTable(localengine.RejectedDir, "files"), int64(res.Files))
+	stat(sTable(localengine.RejectedDir, "bytes"), res.Bytes)
 	return nil
+}
+
+// stat is one statistic's total.
+type stat struct {
+	Name string
+	N    int64
+}
+
+func statByNothing(name string, n int64) (string, stat) { return "", stat{name, n} }
+
+// writeStatsFn writes the run's statistics for the launcher.
+type writeStatsFn struct{ Cfg Config }
+
+func (f *writeStatsFn) ProcessElement(ctx context.Context, _ string, next func(*stat) bool) error {
+	e, err := openEnv(ctx, f.Cfg)
+	if err != nil {
+		return err
+	}
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	totals := map[string]int64{}
+	for _, st := range collect(next) {
+		totals[st.Name] = st.N
+	}
+	b, err := json.Marshal(totals)
+	if err != nil {
+		return err
+	}
+	return storage.WriteFile(ctx, e.out, commit.Staging(f.Cfg.RunID)+"/"+statsFile, b)
 }
