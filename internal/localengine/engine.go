@@ -114,6 +114,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 	cat := buildCatalog(songRes)
 	songStats.Duplicates = cat.duplicates
+	log.Info("decoded songs", "records", songStats.Read, "rejected", songStats.Rejected, "songs", len(cat.songs), "artists", len(cat.artists))
 
 	stg := commit.Staging(o.RunID)
 	// The songs and artists tables need nothing from the events: they are staged while the events
@@ -253,10 +254,7 @@ func list(ctx context.Context, o Options, log *slog.Logger) (songFiles, logFiles
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
-	var total int64
-	for _, f := range slices.Concat(songFiles, logFiles) {
-		total += f.Size
-	}
+	total := sumSizes(songFiles) + sumSizes(logFiles)
 	o.Progress.FilesTotal.Store(int64(len(songFiles) + len(logFiles)))
 	o.Progress.BytesTotal.Store(total)
 	log.Info("listed inputs", "song_files", len(songFiles), "log_files", len(logFiles), "bytes", total)
@@ -273,7 +271,8 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 	res = make([]fileResult, len(files))
 	var nbytes atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(storage.Concurrency(root.Store, o.Workers))
+	// Twice the workers: while some decode, the others wait for the disk (cold files) or network.
+	g.SetLimit(storage.Concurrency(root.Store, 2*o.Workers))
 	for i, f := range files {
 		g.Go(func() error {
 			data, err := root.ReadAll(gctx, f)
@@ -307,6 +306,13 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 	}
 	st.Read = st.Kept + st.Rejected
 	return res, st, nil
+}
+
+func sumSizes(files []source.File) (n int64) {
+	for _, f := range files {
+		n += f.Size
+	}
+	return n
 }
 
 func decodeSongs(d *decode.Decoder, f source.File, data []byte, res *fileResult) {

@@ -8,12 +8,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Local is a Store over a folder of the local file system. Writes go to a temporary file beside
-// the target that is synced and renamed into place on Close, so a crash never leaves half an
-// object under its real name.
+// the target that is renamed into place on Close, so a crash never leaves half an object under
+// its real name (files are not synced one by one: Sync syncs the file system once, before a
+// commit marker makes them count).
 type Local struct {
 	root string // absolute
 }
@@ -62,34 +66,85 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 	if err != nil {
 		return err
 	}
-	err = filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
-		if err != nil {
-			// A prefix that is not there, or that runs through a file, lists nothing.
-			if file == p && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
-				return nil
-			}
-			return err
-		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		if d.IsDir() {
+	info, err := os.Lstat(p)
+	if err != nil {
+		// A prefix that is not there, or that runs through a file, lists nothing.
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
+		return err
+	}
+	if !info.IsDir() {
 		if !info.Mode().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(l.root, file)
-		if err != nil {
-			return err
+		return fn(Object{Name: prefix, Size: info.Size()})
+	}
+	// Folders are read in parallel: on a cold cache each folder, and each file's size, is a wait
+	// for the disk, and a song catalog has thousands of folders. fn is called by one goroutine at
+	// a time.
+	var mu sync.Mutex
+	sem := make(chan struct{}, listParallelism)
+	g, gctx := errgroup.WithContext(ctx)
+	var walk func(dir string)
+	walk = func(dir string) {
+		g.Go(func() error {
+			sem <- struct{}{}
+			objs, err := l.readDir(gctx, dir, walk)
+			<-sem
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range objs {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := fn(o); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	walk(p)
+	return g.Wait()
+}
+
+// listParallelism is how many folders List reads at once.
+const listParallelism = 8
+
+// readDir returns the regular files of dir and hands its subfolders to walk.
+func (l *Local) readDir(ctx context.Context, dir string, walk func(string)) ([]Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var objs []Object
+	for _, e := range entries {
+		full := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			walk(full)
+			continue
 		}
-		return fn(Object{Name: filepath.ToSlash(rel), Size: info.Size()})
-	})
-	return err
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		rel, err := filepath.Rel(l.root, full)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, Object{Name: filepath.ToSlash(rel), Size: info.Size()})
+	}
+	return objs, nil
 }
 
 // Stat implements Store.
