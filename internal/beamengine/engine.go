@@ -10,6 +10,7 @@
 package beamengine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,7 +124,10 @@ func pipelineFailure(runner string, err error) error {
 // IsWorker reports whether args (without the program name) start this binary as a Beam worker,
 // as Dataflow and portable runners' containers do.
 func IsWorker(args []string) bool {
-	return slices.ContainsFunc(args, func(a string) bool { return a == "--worker" || a == "-worker" || strings.HasPrefix(a, "--worker=") })
+	return slices.ContainsFunc(args, func(a string) bool {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		return strings.HasPrefix(a, "-") && name == "worker"
+	})
 }
 
 // RunWorker runs the Beam worker harness with the process's flags; it does not return.
@@ -161,8 +165,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	log := o.Logger.With("run", o.RunID, "runner", o.Runner)
 	m := &report.Manifest{
 		RunID: o.RunID, Version: o.Sink.Version, Engine: "beam/" + o.Runner, StartedAt: start.UTC(),
-		Output: o.OutputStore.Location(""), Compression: cmpOr(o.Sink.Compression, "snappy"),
-		Tables: map[string]report.Table{},
+		Output: o.OutputStore.Location(""), Compression: cmp.Or(o.Sink.Compression, "snappy"),
+		Tables: map[string]report.Table{}, Inputs: map[string]report.Input{},
 	}
 
 	rec, err := commit.Recover(ctx, o.OutputStore)
@@ -230,7 +234,6 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 			}
 		}
 		in.Read = in.Kept + in.Rejected
-		m.Inputs = cmpOrMap(m.Inputs)
 		m.Inputs[name] = in
 	}
 	sg := m.Inputs["songs"]
@@ -434,18 +437,4 @@ func openEnv(ctx context.Context, cfg Config) (*env, error) {
 	e := &env{songs: songs, logs: logs, out: out}
 	opened.Store(cfg.RunID, e)
 	return e, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func cmpOrMap(m map[string]report.Input) map[string]report.Input {
-	if m == nil {
-		return map[string]report.Input{}
-	}
-	return m
 }
