@@ -178,7 +178,7 @@ func (l *Local) Create(_ context.Context, name string) (Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := mkdir(filepath.Dir(p)); err != nil {
 		return nil, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
@@ -186,6 +186,17 @@ func (l *Local) Create(_ context.Context, name string) (Writer, error) {
 		return nil, err
 	}
 	return &localWriter{f: f, dst: p}, nil
+}
+
+// mkdir makes dir and its parents. Writers mostly create a file in a new folder whose parent
+// exists (a partition) or in an existing folder: one mkdir call answers both, where MkdirAll
+// would stat the folder and its parent first.
+func mkdir(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	return os.MkdirAll(dir, 0o755)
 }
 
 type localWriter struct {
