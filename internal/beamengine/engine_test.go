@@ -165,45 +165,6 @@ func TestSameAsLocalEngineShared(t *testing.T) {
 	compareEngines(t, filepath.Join(data, "song_data"), filepath.Join(data, "log_data"))
 }
 
-// TestFailedPipelineKeepsTables runs a good pipeline, then one whose worker fails on an
-// unreadable input: the run must fail and leave the first run's tables as they were.
-func TestFailedPipelineKeepsTables(t *testing.T) {
-	data := t.TempDir()
-	if _, err := gen.WriteDir(context.Background(), data, gen.Options{Songs: 40, Events: 500, Users: 10, Days: 2, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	songs, logs := filepath.Join(data, "song_data"), filepath.Join(data, "log_data")
-	out := t.TempDir()
-	if _, err := runBeam(t, songs, logs, out, 0.01); err != nil {
-		t.Fatal(err)
-	}
-	before := files(t, out)
-
-	// A .gz that is not gzip: decoding it fails inside a worker.
-	if err := os.WriteFile(filepath.Join(logs, "zz-corrupt.json.gz"), []byte("not gzip"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := runBeam(t, songs, logs, out, 0.01)
-	if !errors.Is(err, ErrPipeline) {
-		t.Fatalf("got %v, want ErrPipeline", err)
-	}
-	if !strings.Contains(err.Error(), "zz-corrupt.json.gz") {
-		t.Errorf("the error does not name the file that failed: %v", err)
-	}
-	after := files(t, out)
-	if len(after) != len(before) {
-		t.Fatalf("the failed run changed the output: %d files before, %d after", len(before), len(after))
-	}
-	for name, b := range before {
-		if !bytes.Equal(after[name], b) {
-			t.Errorf("%s changed by the failed run", name)
-		}
-	}
-	if entries, _ := os.ReadDir(filepath.Join(out, "_staging")); len(entries) > 0 {
-		t.Errorf("staging of the failed run left behind: %v", entries)
-	}
-}
-
 // TestTooManyRejected fails without publishing when the rejected share is over the limit, as the
 // local engine does.
 func TestTooManyRejected(t *testing.T) {

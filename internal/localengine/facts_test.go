@@ -44,3 +44,26 @@ func TestCheckUniqueIDs(t *testing.T) {
 		t.Fatalf("duplicate ids: got %v, want ErrDuplicateID", err)
 	}
 }
+
+// BenchmarkSortPlays compares sorting keys in parallel runs and moving the rows once against
+// sorting the rows themselves, on a million plays.
+func BenchmarkSortPlays(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	rows := make([]table.Songplay, 1_000_000)
+	for i := range rows {
+		rows[i] = table.Songplay{StartTime: r.Int64N(1 << 40), UserID: r.Int64N(1000), SessionID: r.Int64N(1 << 20), ItemInSession: int32(i)}
+	}
+	work := make([]table.Songplay, len(rows))
+	b.Run("keys", func(b *testing.B) {
+		for b.Loop() {
+			copy(work, rows)
+			sortPlays(work, 2)
+		}
+	})
+	b.Run("rows", func(b *testing.B) {
+		for b.Loop() {
+			copy(work, rows)
+			slices.SortFunc(work, func(a, b table.Songplay) int { return transform.CompareSongplays(&a, &b) })
+		}
+	})
+}
