@@ -57,4 +57,3 @@ func TestFailedPipelineKeepsTables(t *testing.T) {
 		t.Errorf("staging of the failed run left behind: %v", entries)
 	}
 }
-
