@@ -205,14 +205,23 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 	if job.Mode == config.ModeS3 && (job.Songs == "" || job.Logs == "" || job.Output == config.DefaultOutput) {
 		return nil, fmt.Errorf("MODE=S3 needs SONG_DATA, LOG_DATA and OUTPUT_DATA (in [S3] of dl.cfg, or --songs, --logs, --output): %w", config.ErrInvalid)
 	}
-	remote := &remotes{job: job}
-	open := func(url string) (storage.Store, error) { return remote.open(ctx, url) }
-	songs, err := source.OpenInput(ctx, job.Songs, sample.Songs, "built-in sample song_data", open)
+	a := job.AWS
+	remote := s3.NewOpener(s3.Config{
+		Region:          a.Region,
+		Endpoint:        a.Endpoint,
+		PathStyle:       a.PathStyle,
+		AccessKeyID:     a.AccessKeyID,
+		SecretAccessKey: a.SecretAccessKey.Reveal(),
+		SessionToken:    a.SessionToken.Reveal(),
+		Concurrency:     job.S3Concurrency,
+	})
+	open := func(url string) (storage.Store, error) { return remote.Open(ctx, url) }
+	songs, err := source.OpenInput(ctx, job.Songs, sample.Songs, sample.SongsName, open)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
 	defer songs.Close()
-	logs, err := source.OpenInput(ctx, job.Logs, sample.Logs, "built-in sample log_data", open)
+	logs, err := source.OpenInput(ctx, job.Logs, sample.Logs, sample.LogsName, open)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
@@ -222,7 +231,6 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 		return nil, fmt.Errorf("output: %w", err)
 	}
 	if job.Engine == "beam" {
-		a := job.AWS
 		logger.Info("running on Apache Beam", "runner", job.Runner)
 		return beamengine.Run(ctx, beamengine.Options{
 			Config: beamengine.Config{
@@ -248,47 +256,8 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 		Sink:             sink.Options{Compression: job.Compression, Version: version()},
 		Logger:           logger,
 		Progress:         p,
-		Retries:          remote.retries,
+		Retries:          remote.Retries,
 	})
-}
-
-// remotes makes the one S3 client of a run, on first use, from the job's [AWS] settings.
-type remotes struct {
-	job    config.Job
-	client *s3.Client
-}
-
-func (r *remotes) open(ctx context.Context, url string) (storage.Store, error) {
-	if !s3.IsURL(url) {
-		return nil, fmt.Errorf("%s: %w (use a local path or s3://)", url, source.ErrUnsupported)
-	}
-	u, err := s3.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	if r.client == nil {
-		a := r.job.AWS
-		r.client, err = s3.NewClient(ctx, s3.Config{
-			Region:          a.Region,
-			Endpoint:        a.Endpoint,
-			PathStyle:       a.PathStyle,
-			AccessKeyID:     a.AccessKeyID,
-			SecretAccessKey: a.SecretAccessKey.Reveal(),
-			SessionToken:    a.SessionToken.Reveal(),
-			Concurrency:     r.job.S3Concurrency,
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return r.client.Store(u), nil
-}
-
-func (r *remotes) retries() int64 {
-	if r.client == nil {
-		return 0
-	}
-	return r.client.Retries()
 }
 
 func exitCode(ctx context.Context, err error) int {

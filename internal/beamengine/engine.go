@@ -220,28 +220,28 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 	log.Info("pipeline finished")
 
-	for name, kind := range map[string]record.Kind{"songs": record.KindSong, "events": record.KindEvent} {
-		files := songFiles
-		if kind == record.KindEvent {
-			files = logFiles
-		}
-		in := report.Input{Files: len(files), Bytes: c[sBytes(kind)], Kept: c[sRead(kind)], RejectedBy: map[string]int64{}}
-		prefix := sRejected(kind, "")
+	for _, in := range []struct {
+		name       string
+		kind       record.Kind
+		files      int
+		root       string
+		duplicates int64
+	}{
+		{"songs", record.KindSong, len(songFiles), o.SongsRoot.Display, c[sRead(record.KindSong)] - c[sTable(table.NameSongs, "rows")]},
+		{"events", record.KindEvent, len(logFiles), o.LogsRoot.Display, c[sPlaysSeen] - c[sPlays]},
+	} {
+		st := report.Input{Root: in.root, Files: in.files, Bytes: c[sBytes(in.kind)], Kept: c[sRead(in.kind)],
+			Duplicates: in.duplicates, RejectedBy: map[string]int64{}}
+		prefix := sRejected(in.kind, "")
 		for k, v := range c {
 			if r, ok := strings.CutPrefix(k, prefix); ok && v > 0 {
-				in.RejectedBy[r] = v
-				in.Rejected += v
+				st.RejectedBy[r] = v
+				st.Rejected += v
 			}
 		}
-		in.Read = in.Kept + in.Rejected
-		m.Inputs[name] = in
+		st.Read = st.Kept + st.Rejected
+		m.Inputs[in.name] = st
 	}
-	sg := m.Inputs["songs"]
-	sg.Root, sg.Duplicates = o.SongsRoot.Display, sg.Kept-c[sTable(table.NameSongs, "rows")]
-	m.Inputs["songs"] = sg
-	ev := m.Inputs["events"]
-	ev.Root, ev.Duplicates = o.LogsRoot.Display, c[sPlaysSeen]-c[sPlays]
-	m.Inputs["events"] = ev
 	m.Plays, m.Matched = c[sPlays], c[sMatched]
 	if m.Plays > 0 {
 		m.MatchRate = float64(m.Matched) / float64(m.Plays)
@@ -276,14 +276,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		}
 	}
 
-	for _, name := range []string{"songs", "events"} {
-		st := m.Inputs[name]
-		if st.Read > 0 && float64(st.Rejected)/float64(st.Read) > o.MaxRejectedRatio {
-			return nil, fmt.Errorf("%w: %d of %d %s rejected (%.2f%%, the limit is %.2f%%, see --max-rejected-ratio); the tables were left as they were; the rejected records are in %s",
-				localengine.ErrTooManyRejected, st.Rejected, st.Read, name,
-				100*float64(st.Rejected)/float64(st.Read), 100*o.MaxRejectedRatio,
-				o.OutputStore.Location(stagingDir(o.Config, localengine.RejectedDir)))
-		}
+	if err = localengine.CheckRejected(m.Inputs, o.MaxRejectedRatio, o.OutputStore.Location(stagingDir(o.Config, localengine.RejectedDir))); err != nil {
+		return nil, err
 	}
 
 	end := o.Now()
@@ -293,7 +287,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return nil, err
 	}
 	publishing = true
-	if err = commit.Publish(ctx, o.OutputStore, o.RunID, append(slices.Clone(table.All), localengine.RejectedDir), append(manifest, '\n')); err != nil {
+	if err = commit.Publish(ctx, o.OutputStore, o.RunID, localengine.PublishedDirs(), append(manifest, '\n')); err != nil {
 		return nil, err
 	}
 	log.Info("published", "output", m.Output)
@@ -406,27 +400,15 @@ func openEnv(ctx context.Context, cfg Config) (*env, error) {
 	if e, ok := opened.Load(cfg.RunID); ok {
 		return e.(*env), nil
 	}
-	var client *s3.Client
-	remote := func(url string) (storage.Store, error) {
-		u, err := s3.ParseURL(url)
-		if err != nil {
-			return nil, err
-		}
-		if client == nil {
-			client, err = s3.NewClient(context.WithoutCancel(ctx), s3.Config{
-				Region: cfg.S3.Region, Endpoint: cfg.S3.Endpoint, PathStyle: cfg.S3.PathStyle, Concurrency: cfg.S3.Concurrency,
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
-		return client.Store(u), nil
-	}
-	songs, err := source.OpenInput(ctx, cfg.Songs, sample.Songs, "built-in sample song_data", remote)
+	opener := s3.NewOpener(s3.Config{ // no keys: the default chain, from this worker's environment
+		Region: cfg.S3.Region, Endpoint: cfg.S3.Endpoint, PathStyle: cfg.S3.PathStyle, Concurrency: cfg.S3.Concurrency,
+	})
+	remote := func(url string) (storage.Store, error) { return opener.Open(context.WithoutCancel(ctx), url) }
+	songs, err := source.OpenInput(ctx, cfg.Songs, sample.Songs, sample.SongsName, remote)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
-	logs, err := source.OpenInput(ctx, cfg.Logs, sample.Logs, "built-in sample log_data", remote)
+	logs, err := source.OpenInput(ctx, cfg.Logs, sample.Logs, sample.LogsName, remote)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
 	}

@@ -102,9 +102,9 @@ const statsFile = "_stats.json"
 // the song match as a join, then each table grouped by partition and staged by its writer.
 func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	sf := beam.Reshuffle(s, beam.CreateList(s, songFiles))
-	songs, songRejects, songStats := beam.ParDo3(s, &decodeSongsFn{Cfg: cfg}, sf)
+	songs, songRejects, songStats := beam.ParDo3(s, &decodeSongsFn{reader{Cfg: cfg}}, sf)
 	lf := beam.Reshuffle(s, beam.CreateList(s, logFiles))
-	events, eventRejects, eventStats := beam.ParDo3(s, &decodeEventsFn{Cfg: cfg}, lf)
+	events, eventRejects, eventStats := beam.ParDo3(s, &decodeEventsFn{reader{Cfg: cfg}}, lf)
 	stats := []beam.PCollection{songStats, eventStats}
 
 	// Dimensions from the catalog: the first record of each song and of each artist.
@@ -140,16 +140,20 @@ func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	beam.ParDo0(s, &writeStatsFn{Cfg: cfg}, beam.GroupByKey(s, beam.ParDo(s, statByNothing, totals)))
 }
 
-// decodeSongsFn reads and decodes song files; each bad record becomes a reject with its reason.
-type decodeSongsFn struct {
+// reader is what the decoding DoFns share: the run's Config, and the stores opened from it once
+// per DoFn instance.
+type reader struct {
 	Cfg Config
 	env *env
 }
 
-func (f *decodeSongsFn) Setup(ctx context.Context) (err error) {
-	f.env, err = openEnv(ctx, f.Cfg)
+func (r *reader) Setup(ctx context.Context) (err error) {
+	r.env, err = openEnv(ctx, r.Cfg)
 	return err
 }
+
+// decodeSongsFn reads and decodes song files; each bad record becomes a reject with its reason.
+type decodeSongsFn struct{ reader }
 
 func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Song), reject func(record.Reject), stat func(string, int64)) error {
 	data, err := f.env.songs.ReadAll(ctx, file)
@@ -165,15 +169,7 @@ func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, em
 }
 
 // decodeEventsFn reads and decodes log files.
-type decodeEventsFn struct {
-	Cfg Config
-	env *env
-}
-
-func (f *decodeEventsFn) Setup(ctx context.Context) (err error) {
-	f.env, err = openEnv(ctx, f.Cfg)
-	return err
-}
+type decodeEventsFn struct{ reader }
 
 func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject), stat func(string, int64)) error {
 	data, err := f.env.logs.ReadAll(ctx, file)
@@ -314,11 +310,7 @@ func rejectByNothing(r record.Reject) (string, record.Reject)       { return "",
 // stagePart writes one partition's rows (all rows of an unpartitioned table) under the run's
 // staging, in the order every engine writes, and counts what it wrote.
 func stagePart[T any](ctx context.Context, cfg Config, name string, rows []T, partition func(*T) string, order func(a, b *T) int, stat func(string, int64)) error {
-	e, err := openEnv(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	done, err := e.begin()
+	e, done, err := beginWrite(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -328,11 +320,27 @@ func stagePart[T any](ctx context.Context, cfg Config, name string, rows []T, pa
 	if err != nil {
 		return err
 	}
+	statResult(stat, name, res)
+	return nil
+}
+
+// beginWrite returns the run's stores for a writer, registered so that a failed run waits for it
+// (see env.fence); done must be called when the writer is finished.
+func beginWrite(ctx context.Context, cfg Config) (*env, func(), error) {
+	e, err := openEnv(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	done, err := e.begin()
+	return e, done, err
+}
+
+// statResult emits what a writer wrote.
+func statResult(stat func(string, int64), name string, res sink.Result) {
 	stat(sTable(name, "rows"), res.Rows)
 	stat(sTable(name, "files"), int64(res.Files))
 	stat(sTable(name, "bytes"), res.Bytes)
 	stat(sTable(name, "partitions"), int64(res.Partitions))
-	return nil
 }
 
 func collect[T any](next func(*T) bool) []T {
@@ -385,11 +393,7 @@ func (f *writeTimeFn) ProcessElement(ctx context.Context, _ string, rows func(*t
 type writeRejectsFn struct{ Cfg Config }
 
 func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func(*record.Reject) bool, stat func(string, int64)) error {
-	e, err := openEnv(ctx, f.Cfg)
-	if err != nil {
-		return err
-	}
-	done, err := e.begin()
+	e, done, err := beginWrite(ctx, f.Cfg)
 	if err != nil {
 		return err
 	}
@@ -408,13 +412,11 @@ func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func
 	for i := range rejects {
 		ptrs[i] = &rejects[i]
 	}
-	res, err := sink.Rejects(ctx, e.out, stagingDir(f.Cfg, localengine.RejectedDir)+"/rejected.jsonl", ptrs)
+	res, err := sink.Rejects(ctx, e.out, stagingDir(f.Cfg, localengine.RejectedFile), ptrs)
 	if err != nil {
 		return err
 	}
-	stat(sTable(localengine.RejectedDir, "rows"), res.Rows)
-	stat(sTable(localengine.RejectedDir, "files"), int64(res.Files))
-	stat(sTable(localengine.RejectedDir, "bytes"), res.Bytes)
+	statResult(stat, localengine.RejectedDir, res)
 	return nil
 }
 
@@ -430,11 +432,7 @@ func statByNothing(name string, n int64) (string, stat) { return "", stat{name, 
 type writeStatsFn struct{ Cfg Config }
 
 func (f *writeStatsFn) ProcessElement(ctx context.Context, _ string, next func(*stat) bool) error {
-	e, err := openEnv(ctx, f.Cfg)
-	if err != nil {
-		return err
-	}
-	done, err := e.begin()
+	e, done, err := beginWrite(ctx, f.Cfg)
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,30 @@ import (
 	"github.com/sparkify/lake/internal/transform"
 )
 
-// RejectedDir is the folder, under the output root, of the rejected records.
-const RejectedDir = "_rejected"
+// RejectedDir is the folder, under the output root, of the rejected records, and RejectedFile
+// the file in it. Every engine writes them there.
+const (
+	RejectedDir  = "_rejected"
+	RejectedFile = RejectedDir + "/rejected.jsonl"
+)
+
+// PublishedDirs are the folders a run owns under the output root: every table, and the rejected
+// records even when a run rejected nothing, so that an old one is removed.
+func PublishedDirs() []string { return append(slices.Clone(table.All), RejectedDir) }
+
+// CheckRejected fails, with ErrTooManyRejected, when the rejected share of the songs or of the
+// events exceeds maxRatio; where says where the rejected records are.
+func CheckRejected(inputs map[string]report.Input, maxRatio float64, where string) error {
+	for _, name := range []string{"songs", "events"} {
+		st := inputs[name]
+		if st.Read > 0 && float64(st.Rejected)/float64(st.Read) > maxRatio {
+			return fmt.Errorf("%w: %d of %d %s rejected (%.2f%%, the limit is %.2f%%, see --max-rejected-ratio); the tables were left as they were; the rejected records are in %s",
+				ErrTooManyRejected, st.Rejected, st.Read, name,
+				100*float64(st.Rejected)/float64(st.Read), 100*maxRatio, where)
+		}
+	}
+	return nil
+}
 
 // Options configure a run.
 type Options struct {
@@ -155,20 +177,13 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 
 	o.Progress.SetPhase("write")
-	rej, err := sink.Rejects(ctx, o.Output, stg+"/"+RejectedDir+"/rejected.jsonl", rejects)
+	rej, err := sink.Rejects(ctx, o.Output, stg+"/"+RejectedFile, rejects)
 	if err != nil {
 		return nil, err
 	}
 	m.Rejected = report.Table{Rows: rej.Rows, Files: rej.Files, Bytes: rej.Bytes}
-	for _, name := range []string{"songs", "events"} {
-		st := m.Inputs[name]
-		if st.Read > 0 && float64(st.Rejected)/float64(st.Read) > o.MaxRejectedRatio {
-			err = fmt.Errorf("%w: %d of %d %s rejected (%.2f%%, the limit is %.2f%%, see --max-rejected-ratio); the tables were left as they were; the rejected records are in %s",
-				ErrTooManyRejected, st.Rejected, st.Read, name,
-				100*float64(st.Rejected)/float64(st.Read), 100*o.MaxRejectedRatio,
-				o.Output.Location(stg+"/"+RejectedDir))
-			return nil, err
-		}
+	if err = CheckRejected(m.Inputs, o.MaxRejectedRatio, o.Output.Location(stg+"/"+RejectedDir)); err != nil {
+		return nil, err
 	}
 
 	o.Progress.SetPhase("transform")
@@ -210,7 +225,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return nil, err
 	}
 	publishing = true
-	if err = commit.Publish(ctx, o.Output, o.RunID, append(slices.Clone(table.All), RejectedDir), append(manifest, '\n')); err != nil {
+	if err = commit.Publish(ctx, o.Output, o.RunID, PublishedDirs(), append(manifest, '\n')); err != nil {
 		return nil, err
 	}
 	log.Info("published", "output", m.Output)

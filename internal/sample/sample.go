@@ -18,6 +18,12 @@ import (
 //go:embed all:data
 var data embed.FS
 
+// How runs name the sample's inputs, in summaries and manifests.
+const (
+	SongsName = "built-in sample song_data"
+	LogsName  = "built-in sample log_data"
+)
+
 // Songs returns the sample's song catalog, rooted at song_data (files like A/B/C/TR….json).
 func Songs() fs.FS { return sub("data/song_data") }
 
