@@ -11,14 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -28,6 +25,7 @@ import (
 	"github.com/sparkify/lake/internal/localengine"
 	"github.com/sparkify/lake/internal/progress"
 	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/sample"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
@@ -38,10 +36,11 @@ import (
 // Exit statuses. Scripts can tell a bad invocation from bad data from a failure to run.
 const (
 	exitOK        = 0
-	exitFailure   = 1 // the run failed: I/O, storage, interrupted
+	exitFailure   = 1 // the run failed: the output cannot be written, storage, I/O
 	exitUsage     = 2 // bad flags or configuration
 	exitInput     = 3 // an input is missing, empty or unreadable
 	exitRejected  = 4 // too many rejected records
+	exitLocked    = 5 // another run holds the output's lock, or took it over from this one
 	exitInterrupt = 130
 )
 
@@ -50,10 +49,12 @@ const usage = `sparkify turns Sparkify's song catalog and event log into Parquet
 Usage:
   sparkify etl [flags]      run the ETL (with no flags: the built-in sample into ./out)
   sparkify gen --out DIR    write a synthetic dataset in the real format, at any scale
+  sparkify recover          finish an interrupted publish on an output (etl does it first too)
+  sparkify unlock           release the lock of an output whose run died
   sparkify version          print the version
   sparkify help             show this help
 
-Run "sparkify etl -h" or "sparkify gen -h" for their flags.
+Run "sparkify COMMAND -h" for a command's flags.
 `
 
 func main() {
@@ -61,10 +62,10 @@ func main() {
 	if beamengine.IsWorker(os.Args[1:]) {
 		beamengine.RunWorker()
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func command(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -74,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return etl(args[1:], stdout, stderr)
 	case "gen":
 		return generate(args[1:], stdout, stderr)
+	case "recover":
+		return recoverOutput(args[1:], stdout, stderr)
+	case "unlock":
+		return unlock(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sparkify", version())
 		return exitOK
@@ -93,6 +98,10 @@ func version() string {
 }
 
 func etl(args []string, stdout, stderr io.Writer) int {
+	// Signals are taken first: one that arrives while the flags are read still stops the run
+	// cleanly, with a message, rather than killing the process.
+	ctx, stop := interruptible(stderr, "etl")
+	defer stop()
 	fl := flag.NewFlagSet("sparkify etl", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	cfgPath := fl.String("config", "", "read settings from this dl.cfg (INI) file; env SPARKIFY_CONFIG")
@@ -173,9 +182,6 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	logger.Debug("configuration", "job", job)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -192,7 +198,11 @@ func etl(args []string, stdout, stderr io.Writer) int {
 
 	m, err := runJob(ctx, job, logger, stderr, !*quiet && !*verbose && isTerminal(stderr))
 	if err != nil {
-		fmt.Fprintln(stderr, "sparkify etl:", err)
+		if ie, ok := errors.AsType[*interruptedError](context.Cause(ctx)); ok {
+			fmt.Fprintf(stderr, "sparkify etl: %v: nothing was published; the tables are as they were\n", ie)
+		} else {
+			fmt.Fprintln(stderr, "sparkify etl:", err)
+		}
 		return exitCode(ctx, err)
 	}
 	if !*quiet {
@@ -260,14 +270,17 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 	})
 }
 
+// exitCode tells the failure's kind. An error about the output (a folder or bucket that cannot
+// be written) is a failure of the run, 1, never 3: 3 says the user's input needs fixing.
 func exitCode(ctx context.Context, err error) int {
 	switch {
 	case ctx.Err() != nil:
 		return exitInterrupt
-	case errors.Is(err, localengine.ErrTooManyRejected):
+	case errors.Is(err, run.ErrLocked), errors.Is(err, run.ErrLockLost):
+		return exitLocked
+	case errors.Is(err, run.ErrTooManyRejected):
 		return exitRejected
-	case errors.Is(err, source.ErrNoInput), errors.Is(err, source.ErrUnreadable),
-		errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, source.ErrInput):
 		return exitInput
 	case errors.Is(err, source.ErrUnsupported), errors.Is(err, config.ErrInvalid), errors.Is(err, s3.ErrBadURL):
 		return exitUsage

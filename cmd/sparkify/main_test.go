@@ -12,7 +12,7 @@ import (
 func sparkify(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := command(args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 

@@ -52,7 +52,7 @@ func TestS3ThroughDlCfg(t *testing.T) {
 		secret string
 	}{
 		{"bad credentials", cfg("wrong-secret-value", "lake"), exitInput, "bad credentials", "wrong-secret-value"},
-		{"missing bucket", cfg(srv.SecretKey, "nobucket"), exitInput, "bucket nobucket does not exist", srv.SecretKey},
+		{"missing output bucket", cfg(srv.SecretKey, "nobucket"), exitFailure, "bucket nobucket does not exist", srv.SecretKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := sparkify(t, "etl", "--config", tc.cfg)

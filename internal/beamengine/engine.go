@@ -34,9 +34,9 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
 	"github.com/sparkify/lake/internal/commit"
-	"github.com/sparkify/lake/internal/localengine"
 	"github.com/sparkify/lake/internal/record"
 	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/sample"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
@@ -76,6 +76,7 @@ type Options struct {
 	MaxRejectedRatio    float64 // fail when rejected / read exceeds it, for either input
 	Logger              *slog.Logger
 	Now                 func() time.Time // nil means time.Now
+	Lease               time.Duration    // the output lock's lease; <= 0 means run.DefaultLease
 }
 
 // ErrPipeline wraps a failure reported by the runner.
@@ -101,7 +102,7 @@ func (e *pipelineError) Unwrap() []error {
 }
 
 // causeKinds are the errors a worker may fail with that the caller tells apart.
-var causeKinds = []error{source.ErrUnreadable, fs.ErrNotExist, fs.ErrPermission, localengine.ErrDuplicateID}
+var causeKinds = []error{source.ErrUnreadable, source.ErrNoInput, source.ErrInput, fs.ErrNotExist, fs.ErrPermission, run.ErrDuplicateID}
 
 func pipelineFailure(runner string, err error) error {
 	msg := err.Error()
@@ -158,25 +159,19 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	start := o.Now()
-	if o.RunID == "" {
-		o.RunID = localengine.NewRunID(start)
+	r, ctx, err := run.Begin(ctx, o.OutputStore, run.Options{ID: o.RunID, Command: "etl", Lease: o.Lease, Now: o.Now, Logger: o.Logger})
+	if err != nil {
+		return nil, err
 	}
+	defer func() { err = r.End(ctx, err) }()
+	o.RunID = r.ID
+	start := r.Start
 	log := o.Logger.With("run", o.RunID, "runner", o.Runner)
 	m := &report.Manifest{
 		RunID: o.RunID, Version: o.Sink.Version, Engine: "beam/" + o.Runner, StartedAt: start.UTC(),
 		Output: o.OutputStore.Location(""), Compression: cmp.Or(o.Sink.Compression, "snappy"),
-		Tables: map[string]report.Table{}, Inputs: map[string]report.Input{},
+		Tables: map[string]report.Table{}, Inputs: map[string]report.Input{}, Recovered: r.Recovered.RolledForward,
 	}
-
-	rec, err := commit.Recover(ctx, o.OutputStore)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range rec.RolledForward {
-		log.Warn("finished publishing an interrupted earlier run", "earlier_run", id)
-	}
-	m.Recovered = rec.RolledForward
 
 	songFiles, err := o.SongsRoot.List(ctx)
 	if err != nil {
@@ -187,15 +182,6 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return nil, fmt.Errorf("logs: %w", err)
 	}
 	log.Info("listed inputs", "song_files", len(songFiles), "log_files", len(logFiles))
-
-	publishing := false
-	defer func() {
-		if err != nil && !publishing && !errors.Is(err, localengine.ErrTooManyRejected) {
-			if derr := commit.Discard(context.WithoutCancel(ctx), o.OutputStore, o.RunID); derr != nil {
-				log.Warn("could not remove staging", "err", derr)
-			}
-		}
-	}()
 
 	// Workers in this process (Prism's, or any loopback worker) use the launcher's opened stores.
 	shared := &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore}
@@ -246,7 +232,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if m.Plays > 0 {
 		m.MatchRate = float64(m.Matched) / float64(m.Plays)
 	}
-	m.Rejected = report.Table{Rows: c[sTable(localengine.RejectedDir, "rows")], Files: int(c[sTable(localengine.RejectedDir, "files")]), Bytes: c[sTable(localengine.RejectedDir, "bytes")]}
+	m.Rejected = report.Table{Rows: c[sTable(run.RejectedDir, "rows")], Files: int(c[sTable(run.RejectedDir, "files")]), Bytes: c[sTable(run.RejectedDir, "bytes")]}
 
 	// An unpartitioned table with no rows still gets its schema file, as the local engine writes
 	// it; the pipeline had no group to write it from.
@@ -269,14 +255,16 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 			c[sTable(t.name, "files")], c[sTable(t.name, "bytes")] = int64(r.Files), r.Bytes
 		}
 	}
+	dirs := []commit.Dir{{Name: run.RejectedDir, Files: m.Rejected.Files, Bytes: m.Rejected.Bytes}}
 	for _, name := range table.All {
 		m.Tables[name] = report.Table{
 			Rows: c[sTable(name, "rows")], Files: int(c[sTable(name, "files")]),
 			Bytes: c[sTable(name, "bytes")], Partitions: int(c[sTable(name, "partitions")]),
 		}
+		dirs = append(dirs, commit.Dir{Name: name, Files: m.Tables[name].Files, Bytes: m.Tables[name].Bytes})
 	}
 
-	if err = localengine.CheckRejected(m.Inputs, o.MaxRejectedRatio, o.OutputStore.Location(stagingDir(o.Config, localengine.RejectedDir))); err != nil {
+	if err = run.CheckRejected(m.Inputs, o.MaxRejectedRatio, o.OutputStore.Location(stagingDir(o.Config, run.RejectedDir))); err != nil {
 		return nil, err
 	}
 
@@ -286,8 +274,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	publishing = true
-	if err = commit.Publish(ctx, o.OutputStore, o.RunID, localengine.PublishedDirs(), append(manifest, '\n')); err != nil {
+	if err = r.Publish(ctx, dirs, append(manifest, '\n')); err != nil {
 		return nil, err
 	}
 	log.Info("published", "output", m.Output)

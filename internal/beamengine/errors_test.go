@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/sparkify/lake/internal/localengine"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/source"
 )
 
@@ -30,7 +30,7 @@ func TestPipelineFailure(t *testing.T) {
 		{"missing file", prismFailure + "open /data/a.json: file does not exist",
 			"beam pipeline failed on prism: open /data/a.json: file does not exist", fs.ErrNotExist},
 		{"id collision", prismFailure + "songplay_id collision: 42 is the id of 2 plays",
-			"beam pipeline failed on prism: songplay_id collision: 42 is the id of 2 plays", localengine.ErrDuplicateID},
+			"beam pipeline failed on prism: songplay_id collision: 42 is the id of 2 plays", run.ErrDuplicateID},
 		{"no chain of causes", "job server unreachable:\n  connection refused",
 			"beam pipeline failed on prism: job server unreachable: connection refused", nil},
 	}

@@ -15,8 +15,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sparkify/lake/internal/gen"
+	"github.com/sparkify/lake/internal/run"
+	"github.com/sparkify/lake/internal/storage"
 )
 
 // TestFailedPipelineKeepsTables runs a good pipeline, then one whose worker fails on an
@@ -55,5 +58,34 @@ func TestFailedPipelineKeepsTables(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(out, "_staging")); len(entries) > 0 {
 		t.Errorf("staging of the failed run left behind: %v", entries)
+	}
+}
+
+// TestLockedOutputRefused: the Beam engine takes the output's lock as the local engine does; on
+// an output another run holds it fails at once, before the pipeline, touching nothing.
+func TestLockedOutputRefused(t *testing.T) {
+	out := t.TempDir()
+	st, err := storage.NewLocal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := run.Acquire(context.Background(), st, "other-run", run.LockOptions{Command: "etl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release(context.Background())
+	start := time.Now()
+	_, err = runBeam(t, "../localengine/testdata/songs", "../localengine/testdata/logs", out, 0.01)
+	if !errors.Is(err, run.ErrLocked) || !strings.Contains(err.Error(), "other-run") {
+		t.Fatalf("got %v, want ErrLocked naming the holder", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to refuse", d)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), run.LockFile) {
+			t.Errorf("the refused run wrote %s", e.Name())
+		}
 	}
 }

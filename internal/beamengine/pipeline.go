@@ -13,8 +13,8 @@ import (
 
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/decode"
-	"github.com/sparkify/lake/internal/localengine"
 	"github.com/sparkify/lake/internal/record"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
 	"github.com/sparkify/lake/internal/storage"
@@ -134,7 +134,7 @@ func build(s beam.Scope, cfg Config, songFiles, logFiles []source.File) {
 	stage(table.NameSongs, &writeSongsFn{Cfg: cfg}, beam.ParDo(s, songRow, firstSongs))
 	stage(table.NameArtists, &writeArtistsFn{Cfg: cfg}, beam.ParDo(s, artistByNothing, firstArtists))
 	stage(table.NameTime, &writeTimeFn{Cfg: cfg}, beam.ParDo(s, timeRow, starts))
-	stage(localengine.RejectedDir, &writeRejectsFn{Cfg: cfg}, beam.ParDo(s, rejectByNothing, beam.Flatten(s, songRejects, eventRejects)))
+	stage(run.RejectedDir, &writeRejectsFn{Cfg: cfg}, beam.ParDo(s, rejectByNothing, beam.Flatten(s, songRejects, eventRejects)))
 
 	totals := beam.CombinePerKey(s, &countFn{}, beam.Flatten(s, stats...))
 	beam.ParDo0(s, &writeStatsFn{Cfg: cfg}, beam.GroupByKey(s, beam.ParDo(s, statByNothing, totals)))
@@ -156,37 +156,42 @@ func (r *reader) Setup(ctx context.Context) (err error) {
 type decodeSongsFn struct{ reader }
 
 func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Song), reject func(record.Reject), stat func(string, int64)) error {
-	data, err := f.env.songs.ReadAll(ctx, file)
+	rej := func(r *record.Reject) { stat(sRejected(r.Kind, r.Reason), 1); reject(*r) }
+	data, size, err := f.env.songs.SongFile(ctx, file, rej)
 	if err != nil {
 		return err
 	}
 	var d decode.Decoder
 	var n int64
-	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, func(r *record.Reject) { stat(sRejected(r.Kind, r.Reason), 1); reject(*r) })
+	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, rej)
 	stat(sRead(record.KindSong), n)
-	stat(sBytes(record.KindSong), int64(len(data)))
+	stat(sBytes(record.KindSong), size)
 	return nil
 }
 
 // decodeEventsFn reads and decodes log files.
 type decodeEventsFn struct{ reader }
 
+// The file is streamed a block of lines at a time (see source.EventLines).
 func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject), stat func(string, int64)) error {
-	data, err := f.env.logs.ReadAll(ctx, file)
-	if err != nil {
-		return err
-	}
 	var d decode.Decoder
 	var n, plays int64
-	d.EventLines(file.Path, data, 1, 0, func(e record.Event) {
+	ev := func(e record.Event) {
 		n++
 		if e.IsSongPlay() {
 			plays++
 		}
 		emit(e)
-	}, func(r *record.Reject) { stat(sRejected(r.Kind, r.Reason), 1); reject(*r) })
+	}
+	rej := func(r *record.Reject) { stat(sRejected(r.Kind, r.Reason), 1); reject(*r) }
+	size, err := f.env.logs.EventLines(ctx, file, func(b source.Block) {
+		d.EventLines(file.Path, b.Data, b.FirstLine, b.Offset, ev, rej)
+	}, rej)
+	if err != nil {
+		return err
+	}
 	stat(sRead(record.KindEvent), n)
-	stat(sBytes(record.KindEvent), int64(len(data)))
+	stat(sBytes(record.KindEvent), size)
 	stat(sPlaysSeen, plays)
 	return nil
 }
@@ -282,7 +287,7 @@ func (uniqueIDFn) ProcessElement(_ context.Context, id int64, users func(*int64)
 		n++
 	}
 	if n > 1 {
-		return fmt.Errorf("%w: %d is the id of %d plays", localengine.ErrDuplicateID, id, n)
+		return fmt.Errorf("%w: %d is the id of %d plays", run.ErrDuplicateID, id, n)
 	}
 	return nil
 }
@@ -412,11 +417,11 @@ func (f *writeRejectsFn) ProcessElement(ctx context.Context, _ string, next func
 	for i := range rejects {
 		ptrs[i] = &rejects[i]
 	}
-	res, err := sink.Rejects(ctx, e.out, stagingDir(f.Cfg, localengine.RejectedFile), ptrs)
+	res, err := sink.Rejects(ctx, e.out, stagingDir(f.Cfg, run.RejectedFile), ptrs)
 	if err != nil {
 		return err
 	}
-	statResult(stat, localengine.RejectedDir, res)
+	statResult(stat, run.RejectedDir, res)
 	return nil
 }
 

@@ -8,7 +8,10 @@
 // never see a mix of two runs' files inside one table folder, and _SUCCESS and _manifest.json are
 // written last.
 //
-// One run at a time may write to an output: the package does not lock.
+// One run at a time may write to an output: the caller holds the output's lock (package run).
+// As a second line of defence, Publish checks that the staging holds exactly what the run wrote
+// before it writes the commit marker, so a staging that something else removed or changed is
+// never published.
 package commit
 
 import (
@@ -32,6 +35,7 @@ const (
 	ManifestFile = "_manifest.json"
 	markerFile   = "_COMMIT"
 	doneDir      = "_done"
+	startedFile  = doneDir + "/started" // the roll-forward has begun to move things
 	oldDir       = "_old"
 )
 
@@ -46,53 +50,115 @@ type marker struct {
 	Dirs []string `json:"dirs"`
 	// Staged are the Dirs the run staged a folder for.
 	Staged []string `json:"staged"`
+	// Contents are what the run staged in each folder: a roll-forward that has not started checks
+	// them, so that a staging that vanished (removed by another run after this one had lost its
+	// lock) is discarded rather than published as empty tables.
+	Contents []Dir `json:"contents,omitempty"`
 }
 
-// Publish puts the staged folders of runID in place. dirs lists every folder the run owns under
-// the output root (all tables, and _rejected even when this run rejected nothing, so that an old
-// one is removed). manifest is written to _manifest.json.
-func Publish(ctx context.Context, st storage.Store, runID string, dirs []string, manifest []byte) error {
+// Dir is a folder a run owns under the output root, with what the run staged in it: every table,
+// and _rejected even when the run rejected nothing, so that an old one is removed.
+type Dir struct {
+	Name  string
+	Files int   // objects the run wrote below it; 0: the published folder is removed
+	Bytes int64 // their total size
+}
+
+// ErrStagingChanged is returned when the staging does not hold what the run wrote.
+var ErrStagingChanged = errors.New("the staging does not hold what the run wrote")
+
+// Publish puts the staged folders of runID in place; dirs lists every folder the run owns and
+// manifest is written to _manifest.json. committed tells whether the commit marker was written:
+// from then on the run counts as published even if an error stops the moves (the next run, or
+// sparkify recover, finishes them), so the caller must not discard the staging.
+//
+// Once the marker is written, the moves are not stopped by ctx's cancellation: they take
+// milliseconds on a local disk, and finishing them is what keeps a reader's mix of two runs as
+// short as it can be.
+func Publish(ctx context.Context, st storage.Store, runID string, dirs []Dir, manifest []byte) (committed bool, err error) {
 	stg := Staging(runID)
+	if err := verifyStaging(ctx, st, stg, dirs); err != nil {
+		return false, err
+	}
 	if err := storage.WriteFile(ctx, st, stg+"/"+ManifestFile, manifest); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return false, fmt.Errorf("commit: %w", err)
 	}
 	// Everything staged must be on disk before the marker says it is there.
-	if s, ok := st.(storage.Syncer); ok {
-		if err := s.Sync(ctx); err != nil {
-			return fmt.Errorf("commit: sync %s: %w", st.Location(stg), err)
+	if sync := st.Features().Sync; sync != nil {
+		if err := sync(ctx); err != nil {
+			return false, fmt.Errorf("commit: sync %s: %w", st.Location(stg), err)
 		}
 	}
-	mk := marker{RunID: runID, Dirs: dirs}
+	mk := marker{RunID: runID, Contents: dirs}
 	for _, d := range dirs {
-		ok, err := storage.Exists(ctx, st, stg+"/"+d)
-		if err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		if ok {
-			mk.Staged = append(mk.Staged, d)
+		mk.Dirs = append(mk.Dirs, d.Name)
+		if d.Files > 0 {
+			mk.Staged = append(mk.Staged, d.Name)
 		}
 	}
 	m, err := json.Marshal(mk)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
 	}
 	if err := storage.WriteFile(ctx, st, stg+"/"+markerFile, m); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return false, fmt.Errorf("commit: %w", err)
 	}
-	if s, ok := st.(storage.Syncer); ok {
-		if err := s.Sync(ctx); err != nil {
-			return fmt.Errorf("commit: sync %s: %w", st.Location(stg), err)
+	ctx = context.WithoutCancel(ctx)
+	if sync := st.Features().Sync; sync != nil {
+		if err := sync(ctx); err != nil {
+			return true, fmt.Errorf("commit: sync %s: %w (the run is committed: the next run on this output finishes publishing it)", st.Location(stg), err)
 		}
 	}
-	if err := rollForward(ctx, st, runID); err != nil {
-		return fmt.Errorf("%w (the run is committed: the next run on this output finishes publishing it)", err)
+	if err := rollForward(ctx, st, runID); errors.Is(err, ErrStagingChanged) {
+		return false, err // rollForward discarded the run: nothing was published
+	} else if err != nil {
+		return true, fmt.Errorf("%w (the run is committed: the next run on this output, or sparkify recover, finishes publishing it)", err)
+	}
+	return true, nil
+}
+
+// verifyStaging checks that the staging holds, in each folder, as many objects and bytes as the
+// run wrote there: another process that removed or added staged files (a second run's recovery,
+// a user) makes the run fail instead of publishing tables with files missing.
+func verifyStaging(ctx context.Context, st storage.Store, stg string, dirs []Dir) error {
+	type tally struct {
+		files int
+		bytes int64
+	}
+	got := map[string]*tally{}
+	for _, d := range dirs {
+		got[d.Name] = &tally{}
+	}
+	err := st.List(ctx, stg, func(o storage.Object) error {
+		rest := strings.TrimPrefix(o.Name, stg+"/")
+		dir, _, _ := strings.Cut(rest, "/")
+		if t := got[dir]; t != nil {
+			t.files++
+			t.bytes += o.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, d := range dirs {
+		if t := got[d.Name]; t.files != d.Files || t.bytes != d.Bytes {
+			return fmt.Errorf("commit: %w: %s holds %d files (%d bytes) where the run wrote %d (%d bytes); was another run started on this output? Nothing was published",
+				ErrStagingChanged, st.Location(stg+"/"+d.Name), t.files, t.bytes, d.Files, d.Bytes)
+		}
 	}
 	return nil
 }
 
 // Discard removes a run's staging folder: the run will not be published.
 func Discard(ctx context.Context, st storage.Store, runID string) error {
-	return st.RemoveAll(ctx, Staging(runID))
+	if err := st.RemoveAll(ctx, Staging(runID)); err != nil {
+		return err
+	}
+	return removeIfEmpty(ctx, st, StagingDir)
 }
 
 // rollForward finishes publishing a run whose commit marker is written. Every step can be
@@ -107,16 +173,41 @@ func rollForward(ctx context.Context, st storage.Store, runID string) error {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return fmt.Errorf("commit: %s: %w", st.Location(stg+"/"+markerFile), err)
 	}
+	// Before the first move, the staging must hold what the marker says; once moves have begun
+	// (the started marker exists, durably), staged folders go away as they are put in place.
+	if started, err := storage.Exists(ctx, st, stg+"/"+startedFile); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	} else if !started {
+		if m.Contents != nil {
+			if err := verifyStaging(ctx, st, stg, m.Contents); err != nil {
+				if derr := Discard(ctx, st, runID); derr != nil {
+					return fmt.Errorf("%w; and removing it: %w", err, derr)
+				}
+				return err
+			}
+		}
+		if err := storage.WriteFile(ctx, st, stg+"/"+startedFile, nil); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if sync := st.Features().Sync; sync != nil {
+			if err := sync(ctx); err != nil {
+				return fmt.Errorf("commit: sync %s: %w", st.Location(stg), err)
+			}
+		}
+	}
 	// The old _SUCCESS goes first: from here until the end, the output is not a finished run.
 	if err := st.RemoveAll(ctx, SuccessFile); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	for _, d := range m.Dirs {
-		if err := ctx.Err(); err != nil {
+	if st.Features().Move != nil {
+		if err := replaceByRename(ctx, st, stg, m); err != nil {
 			return err
 		}
-		if err := replace(ctx, st, stg, d, slices.Contains(m.Staged, d)); err != nil {
-			return fmt.Errorf("commit %s: %w", d, err)
+	} else {
+		for _, d := range m.Dirs {
+			if err := replaceByCopy(ctx, st, stg, d, slices.Contains(m.Staged, d)); err != nil {
+				return fmt.Errorf("commit %s: %w", d, err)
+			}
 		}
 	}
 	manifest, err := storage.ReadFile(ctx, st, stg+"/"+ManifestFile)
@@ -135,56 +226,63 @@ func rollForward(ctx context.Context, st storage.Store, runID string) error {
 	return removeIfEmpty(ctx, st, StagingDir)
 }
 
-// replace puts the staged folder d in place of the published one. Each step leaves a marker when
-// done, so that a replace interrupted anywhere resumes where it stopped.
-func replace(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
-	if _, ok := st.(storage.Mover); ok {
-		return replaceByRename(ctx, st, stg, d, staged)
+// replaceByRename is for stores that rename a folder at once (a local disk). Everything that
+// lists or writes is done first; then, table after table, the published folder is renamed aside
+// to _old/ and the staged one into place, and nothing else happens between those renames: that
+// is the whole window in which a reader can see some tables new and some old. The renames are
+// made durable by one Sync after them.
+//
+// It keeps no progress markers: the file system is the state. A staged folder that is gone was
+// moved in full (a rename is atomic), so a roll-forward interrupted anywhere, even by a crash
+// that lost renames not yet synced, resumes from what it finds.
+func replaceByRename(ctx context.Context, st storage.Store, stg string, m marker) error {
+	move := st.Features().Move
+	type step struct {
+		dir          string
+		aside, place bool
 	}
-	return replaceByCopy(ctx, st, stg, d, staged)
-}
-
-// replaceByRename is for stores that rename a folder at once (a local disk): the published
-// folder is moved aside to _old/, then the staged one into place, so the table is missing only
-// between two renames.
-func replaceByRename(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
-	asideDone := stg + "/" + doneDir + "/" + d + "/aside"
-	placedDone := stg + "/" + doneDir + "/" + d + "/placed"
-	if ok, err := storage.Exists(ctx, st, asideDone); err != nil {
-		return err
-	} else if !ok {
-		hasDst, err := storage.Exists(ctx, st, d)
+	var plan []step
+	for _, d := range m.Dirs {
+		staged := slices.Contains(m.Staged, d)
+		pending := !staged
+		if staged {
+			ok, err := storage.Exists(ctx, st, stg+"/"+d)
+			if err != nil {
+				return fmt.Errorf("commit %s: %w", d, err)
+			}
+			pending = ok // gone: put in place by an earlier attempt
+		}
+		if !pending {
+			continue
+		}
+		published, err := storage.Exists(ctx, st, d)
 		if err != nil {
-			return err
+			return fmt.Errorf("commit %s: %w", d, err)
 		}
-		if hasDst {
-			old := stg + "/" + oldDir + "/" + d
-			if err := st.RemoveAll(ctx, old); err != nil {
-				return err
+		plan = append(plan, step{dir: d, aside: published, place: staged})
+	}
+	// What an earlier attempt moved aside is not needed: its tables are being replaced.
+	if err := st.RemoveAll(ctx, stg+"/"+oldDir); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, p := range plan {
+		if p.aside {
+			if err := move(ctx, p.dir, stg+"/"+oldDir+"/"+p.dir); err != nil {
+				return fmt.Errorf("commit %s: %w", p.dir, err)
 			}
-			if err := storage.Move(ctx, st, d, old); err != nil {
-				return err
+		}
+		if p.place {
+			if err := move(ctx, stg+"/"+p.dir, p.dir); err != nil {
+				return fmt.Errorf("commit %s: %w", p.dir, err)
 			}
 		}
-		if err := storage.WriteFile(ctx, st, asideDone, nil); err != nil {
-			return err
+	}
+	if sync := st.Features().Sync; sync != nil {
+		if err := sync(ctx); err != nil {
+			return fmt.Errorf("commit: sync %s: %w", st.Location(""), err)
 		}
 	}
-	if !staged {
-		return nil
-	}
-	if ok, err := storage.Exists(ctx, st, placedDone); err != nil || ok {
-		return err
-	}
-	// A move removes its source last, so a source that is gone was moved in full.
-	if ok, err := storage.Exists(ctx, st, stg+"/"+d); err != nil {
-		return err
-	} else if ok {
-		if err := storage.Move(ctx, st, stg+"/"+d, d); err != nil {
-			return err
-		}
-	}
-	return storage.WriteFile(ctx, st, placedDone, nil)
+	return nil
 }
 
 // replaceByCopy is for object stores, which cannot rename: the staged objects are copied over
@@ -268,7 +366,13 @@ func Recover(ctx context.Context, st storage.Store) (Recovered, error) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		if runs[id] {
-			if err := rollForward(ctx, st, id); err != nil {
+			err := rollForward(ctx, st, id)
+			if errors.Is(err, ErrStagingChanged) {
+				// Its staging was removed under it: it never published, and is gone now.
+				rec.Discarded = append(rec.Discarded, id)
+				continue
+			}
+			if err != nil {
 				return rec, fmt.Errorf("recover run %s: %w", id, err)
 			}
 			rec.RolledForward = append(rec.RolledForward, id)

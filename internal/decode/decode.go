@@ -15,8 +15,15 @@ import (
 // Decoder decodes songs and events. The zero value is ready to use. A Decoder reuses its parser's
 // memory between calls, so it is not safe for concurrent use: give each goroutine its own.
 type Decoder struct {
+	// MaxTS is the latest ts an event may have, in epoch milliseconds (the earliest is MinTS); a
+	// later one is rejected as out_of_range. A run sets it to MaxTSAt(its start) on every decoder
+	// it makes, so that all of them, in every engine, apply the same bound. Zero means
+	// MaxTSAt(time.Now()), taken on first use and then stored here.
+	MaxTS int64
+
 	p    fastjson.Parser
 	scan flatScanner
+	keys [][]byte // scratch for duplicateKey
 }
 
 // problem is a validation failure before it is turned into a Reject with its raw bytes.
@@ -26,7 +33,13 @@ type problem struct {
 	detail string
 }
 
+// object parses raw as a JSON object, checking on the way what the field rules cannot see: its
+// nesting depth (first, since both fastjson's validator and its parser recurse), its syntax and
+// that no top-level key is repeated.
 func (d *Decoder) object(raw []byte) (*fastjson.Object, *problem) {
+	if p := depthProblem(raw); p != nil {
+		return nil, p
+	}
 	// fastjson's parser is lenient (it takes NaN, Inf and bad escapes); the validator is strict
 	// JSON, so a value is parsed only after it passed validation.
 	if err := fastjson.ValidateBytes(raw); err != nil {
@@ -39,6 +52,9 @@ func (d *Decoder) object(raw []byte) (*fastjson.Object, *problem) {
 	o, err := v.Object()
 	if err != nil {
 		return nil, &problem{reason: record.ReasonNotObject, detail: "a JSON " + v.Type().String()}
+	}
+	if p := d.duplicateKey(o); p != nil {
+		return nil, p
 	}
 	return o, nil
 }
@@ -122,15 +138,16 @@ var eventText = []string{"auth", "method"}
 // Event validates one line of the event log found at src.
 func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Reject) {
 	e := record.Event{Src: src}
+	maxTS := d.maxTS()
 	var p *problem
 	// The fast path takes the lines it fully understands; anything unusual (and every invalid
 	// line) goes through the strict validator and the general parser, which say what is wrong.
 	if d.scan.event(raw) {
-		p = eventFields(&d.scan, &e)
+		p = eventFields(&d.scan, &e, maxTS)
 	} else {
 		var o *fastjson.Object
 		if o, p = d.object(raw); p == nil {
-			p = eventFields(objFields{o}, &e)
+			p = eventFields(objFields{o}, &e, maxTS)
 		}
 	}
 	if p != nil {
@@ -139,10 +156,15 @@ func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Re
 	return e, nil
 }
 
-func eventFields(o fields, e *record.Event) *problem {
+// eventFields validates an event's fields, whichever parser found them; maxTS is the latest ts
+// allowed.
+func eventFields(o fields, e *record.Event, maxTS int64) *problem {
 	var p *problem
 	var ok bool
 	if e.TS, p = requiredInteger(o, "ts"); p != nil {
+		return p
+	}
+	if p = tsProblem(e.TS, maxTS); p != nil {
 		return p
 	}
 	if e.SessionID, p = requiredInteger(o, "sessionId"); p != nil {
@@ -227,7 +249,7 @@ func text(o fields, name string) (s string, ok bool, p *problem) {
 	}
 	b := v.raw
 	if !utf8.Valid(b) {
-		return "", false, &problem{reason: record.ReasonInvalidUTF8, field: name}
+		return "", false, utf8Problem(name, b)
 	}
 	return o.str(b), true, nil
 }

@@ -3,7 +3,9 @@ package decode
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sparkify/lake/internal/record"
 )
@@ -32,6 +34,10 @@ func FuzzSongFile(f *testing.F) {
 	f.Add([]byte(goodSong[:50]))
 	f.Add([]byte(`[1,2] "x" 3 {"a":}`))
 	f.Add([]byte("{\n\"song_id\": \"\\u00e9\"\n}"))
+	for _, seed := range nestedSeeds {
+		f.Add([]byte(seed))
+	}
+	f.Add([]byte(strings.Replace(goodSong, "{", `{"title": "x", "t\u0069tle": "y", `, 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var d Decoder
 		covered := 0
@@ -66,6 +72,12 @@ func FuzzEventLines(f *testing.F) {
 	f.Add([]byte(eventWith("userId", `""`)))
 	f.Add([]byte(`{"ts":1,"sessionId":1,"itemInSession":1,"page":"Home","userId":""}`))
 	f.Add([]byte("[]\n42\n\"s\"\nnull"))
+	for _, seed := range nestedSeeds {
+		f.Add([]byte(seed + "\n" + goodEvent))
+	}
+	f.Add([]byte(eventWith("ts", "9223372036854775807") + "\n" + eventWith("ts", "0") + "\n" + eventWith("ts", "-1")))
+	f.Add([]byte(strings.Replace(goodEvent, "{", `{"x": 1, "pa\u0067e": "Home", "x": 2, `, 1)))
+	f.Add([]byte(eventWith("artist", "\"Bj\xf6rk\"")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want := 0
 		for line := range bytes.SplitSeq(data, []byte{'\n'}) {
@@ -86,6 +98,55 @@ func FuzzEventLines(f *testing.F) {
 		})
 		if got != want {
 			t.Fatalf("got %d records and rejects for %d non-blank lines", got, want)
+		}
+	})
+}
+
+// nestedSeeds are deep inputs for the fuzz targets: at, around and far past MaxDepth, well formed
+// or not, with brackets in strings that must not count.
+var nestedSeeds = []string{
+	strings.Repeat("[", 200),
+	nested("[", "]", MaxDepth, ""),
+	nested("[", "]", MaxDepth+1, ""),
+	nested(`{"a":`, "}", MaxDepth, "1"),
+	nested(`{"a":`, "}", MaxDepth+1, "1"),
+	strings.Repeat(`{"a":[`, 100),
+	`{"s":"` + strings.Repeat("[", 100) + `\"` + strings.Repeat("{", 100) + `"}`,
+	`[1,[2,[3,[4,{"a":[5]}]]]]`,
+}
+
+// FuzzDecodeLinear checks that decoding costs work linear in the input's size, whatever its
+// shape: the input repeated 2k times must cost about twice the input repeated k times, not four
+// times as a decoder that is quadratic in nesting depth (or anything else) would. Repetition is
+// what turns a small input into a deep one ("[" into "[[[[…") or into many records. Work is
+// counted in bytes allocated, which is deterministic, unlike time; the failure it guards against,
+// the JSON validator wrapping its error once per nesting level, allocates quadratically. The slack
+// (3× and 1 MB) allows for buffers that grow by doubling and for the bounded cost of one record
+// nested MaxDepth deep.
+func FuzzDecodeLinear(f *testing.F) {
+	for _, seed := range nestedSeeds {
+		f.Add([]byte(seed))
+	}
+	for _, seed := range []string{"[", "{", `{"a":`, `[1,`, `{"a":[`, `"`, `\`, "]", "[\n", goodSong, goodEvent + "\n", eventWith("song", `"\u00e9"`)} {
+		f.Add([]byte(seed))
+	}
+	maxTS := MaxTSAt(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	work := func(data []byte) uint64 {
+		d := Decoder{MaxTS: maxTS}
+		return allocated(func() {
+			d.SongFile("f.json", data, func(record.Song) {}, func(*record.Reject) {})
+			d.EventLines("f.json", data, 1, 0, func(record.Event) {}, func(*record.Reject) {})
+		})
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 || len(data) > 1024 {
+			return
+		}
+		k := max(2, 4096/len(data))
+		w1 := work(bytes.Repeat(data, k))
+		w2 := work(bytes.Repeat(data, 2*k))
+		if w2 > 3*w1+1<<20 {
+			t.Fatalf("%q repeated %d times costs %d bytes, %d times costs %d: not linear", data, k, w1, 2*k, w2)
 		}
 	})
 }

@@ -8,11 +8,7 @@ package localengine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -23,36 +19,12 @@ import (
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/record"
 	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
 	"github.com/sparkify/lake/internal/storage"
 	"github.com/sparkify/lake/internal/table"
 )
-
-// RejectedDir is the folder, under the output root, of the rejected records, and RejectedFile
-// the file in it. Every engine writes them there.
-const (
-	RejectedDir  = "_rejected"
-	RejectedFile = RejectedDir + "/rejected.jsonl"
-)
-
-// PublishedDirs are the folders a run owns under the output root: every table, and the rejected
-// records even when a run rejected nothing, so that an old one is removed.
-func PublishedDirs() []string { return append(slices.Clone(table.All), RejectedDir) }
-
-// CheckRejected fails, with ErrTooManyRejected, when the rejected share of the songs or of the
-// events exceeds maxRatio; where says where the rejected records are.
-func CheckRejected(inputs map[string]report.Input, maxRatio float64, where string) error {
-	for _, name := range []string{"songs", "events"} {
-		st := inputs[name]
-		if st.Read > 0 && float64(st.Rejected)/float64(st.Read) > maxRatio {
-			return fmt.Errorf("%w: %d of %d %s rejected (%.2f%%, the limit is %.2f%%, see --max-rejected-ratio); the tables were left as they were; the rejected records are in %s",
-				ErrTooManyRejected, st.Rejected, st.Read, name,
-				100*float64(st.Rejected)/float64(st.Read), 100*maxRatio, where)
-		}
-	}
-	return nil
-}
 
 // Options configure a run.
 type Options struct {
@@ -65,15 +37,9 @@ type Options struct {
 	Progress         *report.Progress // nil: nobody watches
 	RunID            string           // "" makes one from the time and a random suffix
 	Now              func() time.Time // nil means time.Now
+	Lease            time.Duration    // the output lock's lease; <= 0 means run.DefaultLease
 	Retries          func() int64     // requests retried by the storage clients, for the report
 }
-
-// ErrTooManyRejected is returned when the rejected share of an input exceeds the threshold.
-var ErrTooManyRejected = errors.New("too many rejected records")
-
-// ErrDuplicateID is returned in the (astronomically unlikely) case that two song plays hash to the
-// same songplay_id: the run fails rather than write a table whose id is not unique.
-var ErrDuplicateID = errors.New("songplay_id collision")
 
 // Run runs the pipeline and returns its manifest. On error the previously published tables are
 // left as they were.
@@ -90,31 +56,28 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	start := o.Now()
-	if o.RunID == "" {
-		o.RunID = NewRunID(start)
+	r, ctx, err := run.Begin(ctx, o.Output, run.Options{ID: o.RunID, Command: "etl", Lease: o.Lease, Now: o.Now, Logger: o.Logger})
+	if err != nil {
+		return nil, err
 	}
+	// The staging is written by goroutines of writes: they are waited for before End removes it.
+	var writes *errgroup.Group
+	defer func() {
+		if err != nil && writes != nil {
+			_ = writes.Wait()
+		}
+		err = r.End(ctx, err)
+	}()
+	start := r.Start
 	m := &report.Manifest{
-		RunID: o.RunID, Version: o.Sink.Version, Engine: "local", StartedAt: start.UTC(),
+		RunID: r.ID, Version: o.Sink.Version, Engine: "local", StartedAt: start.UTC(),
 		Output: o.Output.Location(""), Compression: o.Sink.Compression, Workers: o.Workers,
-		Tables: map[string]report.Table{},
+		Tables: map[string]report.Table{}, Recovered: r.Recovered.RolledForward,
 	}
 	if m.Compression == "" {
 		m.Compression = "snappy"
 	}
-	log := o.Logger.With("run", o.RunID)
-
-	rec, err := commit.Recover(ctx, o.Output)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range rec.RolledForward {
-		log.Warn("finished publishing an interrupted earlier run", "earlier_run", id)
-	}
-	for _, id := range rec.Discarded {
-		log.Info("removed the staging of a failed earlier run", "earlier_run", id)
-	}
-	m.Recovered = rec.RolledForward
+	log := o.Logger.With("run", r.ID)
 
 	o.Progress.SetPhase("list")
 	songFiles, logFiles, err := list(ctx, o, log)
@@ -130,29 +93,14 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	songStats.Duplicates = cat.duplicates
 	log.Info("decoded songs", "records", songStats.Read, "rejected", songStats.Rejected, "songs", len(cat.songs), "artists", len(cat.artists))
 
-	stg := commit.Staging(o.RunID)
+	stg := r.Staging()
 	// The songs and artists tables need nothing from the events: they are staged while the events
-	// are decoded, so that their thousands of partition files overlap with that work. writes must
-	// be waited for before anything else touches the staging.
-	writes, wctx := errgroup.WithContext(ctx)
-	results := make([]sink.Result, len(table.All))
-	stage(wctx, writes, o, stg, table.NameSongs, cat.songs, (*table.Song).Partition, &results[2])
-	stage(wctx, writes, o, stg, table.NameArtists, cat.artists, (*table.Artist).Partition, &results[3])
-	// Until Publish starts, a failure discards the staging; from then on the staging may hold a
-	// commit marker, and the next run's Recover decides (roll forward or discard).
-	publishing := false
-	defer func() {
-		if err == nil {
-			return
-		}
-		_ = writes.Wait()
-		if !publishing && !errors.Is(err, ErrTooManyRejected) {
-			// Best effort: the next run's Recover removes whatever this leaves.
-			if derr := commit.Discard(context.WithoutCancel(ctx), o.Output, o.RunID); derr != nil {
-				log.Warn("could not remove staging", "err", derr)
-			}
-		}
-	}()
+	// are decoded, so that their thousands of partition files overlap with that work.
+	var wctx context.Context
+	writes, wctx = errgroup.WithContext(ctx)
+	var staged stagedTables
+	stage(wctx, writes, o, stg, table.NameSongs, cat.songs, (*table.Song).Partition, &staged.songs)
+	stage(wctx, writes, o, stg, table.NameArtists, cat.artists, (*table.Artist).Partition, &staged.artists)
 
 	fold := newFolder()
 	logRes, eventStats, err := readFiles(wctx, o, log, o.Logs, logFiles, decodeEvents, func(r *fileResult) { fold.add(r.events) })
@@ -169,12 +117,12 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 
 	o.Progress.SetPhase("write")
-	rej, err := sink.Rejects(ctx, o.Output, stg+"/"+RejectedFile, rejects)
+	rej, err := sink.Rejects(ctx, o.Output, stg+"/"+run.RejectedFile, rejects)
 	if err != nil {
 		return nil, err
 	}
 	m.Rejected = report.Table{Rows: rej.Rows, Files: rej.Files, Bytes: rej.Bytes}
-	if err = CheckRejected(m.Inputs, o.MaxRejectedRatio, o.Output.Location(stg+"/"+RejectedDir)); err != nil {
+	if err = run.CheckRejected(m.Inputs, o.MaxRejectedRatio, o.Output.Location(stg+"/"+run.RejectedDir)); err != nil {
 		return nil, err
 	}
 
@@ -194,15 +142,17 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		"users", len(facts.users), "songs", len(cat.songs), "artists", len(cat.artists), "time", len(facts.times))
 
 	o.Progress.SetPhase("write")
-	stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &results[0])
-	stage(wctx, writes, o, stg, table.NameUsers, facts.users, (*table.User).Partition, &results[1])
-	stage(wctx, writes, o, stg, table.NameTime, facts.times, (*table.Time).Partition, &results[4])
+	stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &staged.songplays)
+	stage(wctx, writes, o, stg, table.NameUsers, facts.users, (*table.User).Partition, &staged.users)
+	stage(wctx, writes, o, stg, table.NameTime, facts.times, (*table.Time).Partition, &staged.time)
 	if err = writes.Wait(); err != nil {
 		return nil, err
 	}
-	for _, r := range results {
-		m.Tables[r.Table] = report.Table{Rows: r.Rows, Files: r.Files, Bytes: r.Bytes, Partitions: r.Partitions}
-		log.Info("staged table", "table", r.Table, "rows", r.Rows, "files", r.Files, "bytes", r.Bytes)
+	dirs := []commit.Dir{{Name: run.RejectedDir, Files: rej.Files, Bytes: rej.Bytes}}
+	for _, t := range staged.all() {
+		m.Tables[t.Table] = report.Table{Rows: t.Rows, Files: t.Files, Bytes: t.Bytes, Partitions: t.Partitions}
+		dirs = append(dirs, commit.Dir{Name: t.Table, Files: t.Files, Bytes: t.Bytes})
+		log.Info("staged table", "table", t.Table, "rows", t.Rows, "files", t.Files, "bytes", t.Bytes)
 	}
 
 	o.Progress.SetPhase("commit")
@@ -216,20 +166,21 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	publishing = true
-	if err = commit.Publish(ctx, o.Output, o.RunID, PublishedDirs(), append(manifest, '\n')); err != nil {
+	if err = r.Publish(ctx, dirs, append(manifest, '\n')); err != nil {
 		return nil, err
 	}
 	log.Info("published", "output", m.Output)
 	return m, nil
 }
 
-// NewRunID names a run: its start time, sortable, and a random suffix, so that two runs started
-// in the same second do not share a staging folder.
-func NewRunID(t time.Time) string {
-	var b [4]byte
-	rand.Read(b[:])
-	return t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+// stagedTables are the results of writing each table to the staging.
+type stagedTables struct {
+	songplays, users, songs, artists, time sink.Result
+}
+
+// all returns the results in table.All order.
+func (s *stagedTables) all() []sink.Result {
+	return []sink.Result{s.songplays, s.users, s.songs, s.artists, s.time}
 }
 
 // stage writes one table under the staging folder, in g.

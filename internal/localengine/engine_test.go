@@ -18,6 +18,11 @@ import (
 // runLocal runs the engine on two local roots into out.
 func runLocal(t *testing.T, songs, logs, out string, mutate func(*Options)) (*report.Manifest, error) {
 	t.Helper()
+	return runLocalCtx(t, context.Background(), songs, logs, out, mutate)
+}
+
+func runLocalCtx(t *testing.T, ctx context.Context, songs, logs, out string, mutate func(*Options)) (*report.Manifest, error) {
+	t.Helper()
 	sr, err := source.Resolve(context.Background(), songs, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +41,7 @@ func runLocal(t *testing.T, songs, logs, out string, mutate func(*Options)) (*re
 	if mutate != nil {
 		mutate(&o)
 	}
-	return Run(context.Background(), o)
+	return Run(ctx, o)
 }
 
 const (

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sparkify/lake/internal/record"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/table"
 	"github.com/sparkify/lake/internal/transform"
 	"golang.org/x/sync/errgroup"
@@ -23,7 +24,7 @@ type facts struct {
 
 // buildFacts turns the folded events into the songplays, users and time tables, matching each
 // play against the catalog; the shards are turned into rows in parallel.
-func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (*facts, error) {
+func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (_ *facts, err error) {
 	t := &facts{users: make([]table.User, 0, len(f.users))}
 	for _, e := range f.users {
 		t.users = append(t.users, transform.UserRow(e))
@@ -41,12 +42,17 @@ func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (*fac
 	}
 	rows := make([]table.Songplay, offsets[foldShards])
 	var matched [foldShards]int64
-	g, _ := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for s := range f.shards {
 		g.Go(func() error {
 			out := rows[offsets[s]:offsets[s]:offsets[s+1]]
 			for _, e := range f.shards[s].plays {
+				// A shard holds tens of thousands of plays at most scales: checking once per
+				// play costs nothing next to the match, and stops an interrupted run at once.
+				if gctx.Err() != nil {
+					return context.Cause(gctx)
+				}
 				var match *record.Song
 				if m, ok := transform.MatchSong(e, cat.candidates[transform.EventMatchKey(e)]); ok {
 					match = &m
@@ -64,13 +70,18 @@ func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (*fac
 	for s := range f.shards {
 		t.matched += matched[s]
 	}
-	t.songplays = sortPlays(rows, workers)
+	if t.songplays, err = sortPlays(ctx, rows, workers); err != nil {
+		return nil, err
+	}
 	t.duplicatePlays = seen - int64(len(t.songplays))
 	if err := checkUniqueIDs(t.songplays); err != nil {
 		return nil, err
 	}
 	// The plays are in start-time order: the time table is their distinct start times.
 	for i := range t.songplays {
+		if i%(1<<16) == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		if ts := t.songplays[i].StartTime; i == 0 || ts != t.songplays[i-1].StartTime {
 			t.times = append(t.times, transform.TimeRow(ts))
 		}
@@ -93,7 +104,7 @@ func checkUniqueIDs(plays []table.Songplay) error {
 					keys = append(keys, fmt.Sprintf("(user %d, session %d, item %d)", p.UserID, p.SessionID, p.ItemInSession))
 				}
 			}
-			return fmt.Errorf("%w: %d for %s", ErrDuplicateID, ids[i], strings.Join(keys, " and "))
+			return fmt.Errorf("%w: %d for %s", run.ErrDuplicateID, ids[i], strings.Join(keys, " and "))
 		}
 	}
 	return nil

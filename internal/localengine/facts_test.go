@@ -1,11 +1,13 @@
 package localengine
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/table"
 	"github.com/sparkify/lake/internal/transform"
 )
@@ -26,8 +28,8 @@ func TestSortPlays(t *testing.T) {
 			}
 			want := slices.Clone(rows)
 			slices.SortFunc(want, func(a, b table.Songplay) int { return transform.CompareSongplays(&a, &b) })
-			got := sortPlays(rows, workers)
-			if !slices.Equal(got, want) {
+			got, err := sortPlays(context.Background(), rows, workers)
+			if err != nil || !slices.Equal(got, want) {
 				t.Fatalf("n=%d workers=%d: sortPlays differs from CompareSongplays order", n, workers)
 			}
 		}
@@ -40,7 +42,7 @@ func TestCheckUniqueIDs(t *testing.T) {
 		t.Fatalf("distinct ids: %v", err)
 	}
 	plays = append(plays, table.Songplay{SongplayID: 1, UserID: 4})
-	if err := checkUniqueIDs(plays); !errors.Is(err, ErrDuplicateID) {
+	if err := checkUniqueIDs(plays); !errors.Is(err, run.ErrDuplicateID) {
 		t.Fatalf("duplicate ids: got %v, want ErrDuplicateID", err)
 	}
 }
@@ -57,7 +59,7 @@ func BenchmarkSortPlays(b *testing.B) {
 	b.Run("keys", func(b *testing.B) {
 		for b.Loop() {
 			copy(work, rows)
-			sortPlays(work, 2)
+			sortPlays(context.Background(), work, 2)
 		}
 	})
 	b.Run("rows", func(b *testing.B) {
@@ -66,4 +68,17 @@ func BenchmarkSortPlays(b *testing.B) {
 			slices.SortFunc(work, func(a, b table.Songplay) int { return transform.CompareSongplays(&a, &b) })
 		}
 	})
+}
+
+// TestSortPlaysStopsWhenCancelled: an interrupted run does not sort a million plays first.
+func TestSortPlaysStopsWhenCancelled(t *testing.T) {
+	rows := make([]table.Songplay, 100_000)
+	for i := range rows {
+		rows[i] = table.Songplay{StartTime: int64(len(rows) - i)}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sortPlays(ctx, rows, 2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("sortPlays on a cancelled context: got %v, want context.Canceled", err)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparkify/lake/internal/run"
 )
 
 func TestRejectedRatio(t *testing.T) {
@@ -19,7 +21,7 @@ func TestRejectedRatio(t *testing.T) {
 
 	// 2 of 7 events are bad: over the default 1%, the run fails and changes nothing.
 	_, err := runLocal(t, "testdata/songs", "testdata/dirty", out, nil)
-	if !errors.Is(err, ErrTooManyRejected) {
+	if !errors.Is(err, run.ErrTooManyRejected) {
 		t.Fatalf("got %v, want ErrTooManyRejected", err)
 	}
 	if !strings.Contains(err.Error(), "2 of 7 events rejected") {
@@ -36,7 +38,7 @@ func TestRejectedRatio(t *testing.T) {
 	if ev.Read != 7 || ev.Rejected != 2 || ev.Kept != 5 || ev.RejectedBy["invalid_json"] != 2 {
 		t.Errorf("got read %d rejected %d kept %d by reason %v; want 7 2 5 {invalid_json: 2}", ev.Read, ev.Rejected, ev.Kept, ev.RejectedBy)
 	}
-	f, err := os.Open(filepath.Join(out, RejectedDir, "rejected.jsonl"))
+	f, err := os.Open(filepath.Join(out, run.RejectedDir, "rejected.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestRejectedRatio(t *testing.T) {
 	if _, err := runLocal(t, "testdata/songs", "testdata/logs", out, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(out, RejectedDir)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(out, run.RejectedDir)); !os.IsNotExist(err) {
 		t.Errorf("old _rejected left behind: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package localengine
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"sync"
 
@@ -23,7 +24,7 @@ func comparePlayOrder(a, b playOrder) int {
 
 // sortPlays sorts rows in transform.CompareSongplays order with up to workers goroutines: their
 // keys are sorted in runs at once, the runs merged pairwise, then the rows moved into place.
-func sortPlays(rows []table.Songplay, workers int) []table.Songplay {
+func sortPlays(ctx context.Context, rows []table.Songplay, workers int) ([]table.Songplay, error) {
 	keys := make([]playOrder, len(rows))
 	for i := range rows {
 		r := &rows[i]
@@ -38,6 +39,11 @@ func sortPlays(rows []table.Songplay, workers int) []table.Songplay {
 	}
 	wg.Wait()
 	for len(runs) > 1 {
+		// Each round of merges takes a fraction of a second at the largest scales: an
+		// interrupted run stops between them.
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		next := make([][]playOrder, (len(runs)+1)/2)
 		for i := range next {
 			if 2*i+1 == len(runs) {
@@ -56,6 +62,9 @@ func sortPlays(rows []table.Songplay, workers int) []table.Songplay {
 		if order[i].idx < 0 {
 			continue
 		}
+		if i%(1<<16) == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
 		tmp := rows[i]
 		j := i
 		for {
@@ -69,7 +78,7 @@ func sortPlays(rows []table.Songplay, workers int) []table.Songplay {
 			j = k
 		}
 	}
-	return rows
+	return rows, nil
 }
 
 // mergeOrders merges two sorted slices into a new one.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/source"
 	"github.com/sparkify/lake/internal/table"
 )
 
@@ -120,6 +121,11 @@ func Summary(w io.Writer, m *report.Manifest) {
 		slices.Sort(reasons)
 		for _, r := range reasons {
 			fmt.Fprintf(w, "  %s rejected for %s: %s\n", name, r, Count(in.RejectedBy[r]))
+		}
+	}
+	for _, name := range []string{"songs", "events"} {
+		if s := source.SkippedText(m.Inputs[name].Skipped); s != "" {
+			fmt.Fprintf(w, "  %s: %s\n", name, s)
 		}
 	}
 	fmt.Fprintln(w)

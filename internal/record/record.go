@@ -95,12 +95,14 @@ const (
 	ReasonOutOfRange   Reason = "out_of_range"  // a number outside its allowed range
 	ReasonEmptyValue   Reason = "empty_value"   // a required text field is ""
 	ReasonInvalidUTF8  Reason = "invalid_utf8"  // text that is not UTF-8 cannot be a Parquet STRING
+	ReasonDuplicateKey Reason = "duplicate_key" // a top-level key appears twice: parsers disagree on which value wins
+	ReasonTooLarge     Reason = "too_large"     // a line or file over the reader's size limit: read past, not held; Raw is its start
 )
 
 // Reasons lists every Reason, in a stable order for reports.
 var Reasons = []Reason{
 	ReasonInvalidJSON, ReasonNotObject, ReasonMissingField, ReasonWrongType,
-	ReasonOutOfRange, ReasonEmptyValue, ReasonInvalidUTF8,
+	ReasonOutOfRange, ReasonEmptyValue, ReasonInvalidUTF8, ReasonDuplicateKey, ReasonTooLarge,
 }
 
 // Reject is a record that was not accepted: its raw bytes, exactly as read, where it came from and
@@ -112,6 +114,9 @@ type Reject struct {
 	Field  string
 	Detail string
 	Raw    []byte
+	// FullSize is the record's size in bytes when Raw holds only its first bytes (a too_large
+	// record); it is 0 when Raw is the whole record.
+	FullSize int64
 }
 
 // Error makes a Reject usable as an error, e.g. in tests and logs: "path:line: reason field".

@@ -19,6 +19,9 @@ type Input struct {
 	RejectedBy map[string]int64 `json:"rejected_by_reason"`
 	Kept       int64            `json:"records_kept"`
 	Duplicates int64            `json:"duplicates_removed"`
+	// Skipped counts the entries below the root that were not read, by why (source.SkipNotJSON,
+	// source.SkipHidden, storage.SkipSymlinkToFolder, ...); nil when none were.
+	Skipped map[string]int64 `json:"skipped,omitempty"`
 }
 
 // Table tells what was written for one table.

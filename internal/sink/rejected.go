@@ -14,6 +14,8 @@ import (
 
 // rejectLine is the JSON form of a reject. Raw holds the record's bytes as a JSON string when they
 // are UTF-8 (decoding the string gives the bytes back exactly); otherwise RawBase64 holds them.
+// For a record too large to be held (too_large), they are only its first bytes: Truncated says
+// so and Size gives the record's whole size.
 type rejectLine struct {
 	Input     string `json:"input"`
 	Source    string `json:"source"`
@@ -22,6 +24,8 @@ type rejectLine struct {
 	Reason    string `json:"reason"`
 	Field     string `json:"field,omitempty"`
 	Detail    string `json:"detail,omitempty"`
+	Truncated bool   `json:"truncated,omitempty"`
+	Size      int64  `json:"size,omitempty"`
 	Raw       string `json:"raw,omitempty"`
 	RawBase64 string `json:"raw_base64,omitempty"`
 }
@@ -45,6 +49,9 @@ func Rejects(ctx context.Context, st storage.Store, name string, rejects []*reco
 		l := rejectLine{
 			Input: string(r.Kind), Source: r.Src.Path, Line: r.Src.Line, Offset: r.Src.Offset,
 			Reason: string(r.Reason), Field: r.Field, Detail: r.Detail,
+		}
+		if r.FullSize > int64(len(r.Raw)) {
+			l.Truncated, l.Size = true, r.FullSize
 		}
 		if utf8.Valid(r.Raw) {
 			l.Raw = string(r.Raw)

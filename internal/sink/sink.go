@@ -8,6 +8,7 @@ package sink
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -111,6 +112,11 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	g.SetLimit(max(opts.Parallelism, 1))
 	for pi, p := range parts {
 		g.Go(func() error {
+			// errgroup starts every goroutine even after one failed or the run was cancelled:
+			// a table of thousands of partitions must stop at once.
+			if gctx.Err() != nil {
+				return context.Cause(gctx)
+			}
 			folder := dir
 			if p != "" {
 				folder += "/" + p
@@ -119,6 +125,10 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 			buf := make([]T, 0, min(opts.RowGroupRows, max(len(idx), 1)))
 			fw := fileWriter[T]{st: st, folder: folder, ext: ext + ".parquet", opts: opts, codec: codec, res: &partRes[pi]}
 			for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
+				if gctx.Err() != nil {
+					fw.abort()
+					return context.Cause(gctx)
+				}
 				buf = buf[:0]
 				for _, i := range idx[start:min(start+opts.RowGroupRows, len(idx))] {
 					buf = append(buf, rows[i])
@@ -180,11 +190,11 @@ func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
 		)
 	}
 	if _, err := f.pw.Write(rows); err != nil {
-		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+		return f.fail(err)
 	}
 	f.res.Rows += int64(len(rows))
 	if err := f.pw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+		return f.fail(err)
 	}
 	if f.cw.n >= f.opts.TargetFileSize {
 		return f.close()
@@ -200,22 +210,31 @@ func (f *fileWriter[T]) close() error {
 	f.pw, f.out = nil, nil
 	if err := pw.Close(); err != nil {
 		out.Abort()
-		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+		return f.fail(err)
 	}
 	err := f.buf.Flush()
 	bufs.Put(f.buf)
 	f.buf = nil
 	if err != nil {
 		out.Abort()
-		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+		return f.fail(err)
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
+		return err // the store's errors name the object
 	}
 	f.res.Files++
 	f.res.Bytes += f.cw.n
 	f.res.Names = append(f.res.Names, f.name)
 	return nil
+}
+
+// fail returns a write error naming the file once: the store's own errors already name it (a
+// full disk: "write <file>: no space left on device"); the Parquet encoder's do not.
+func (f *fileWriter[T]) fail(err error) error {
+	if f.cw != nil && f.cw.err != nil && errors.Is(err, f.cw.err) {
+		return f.cw.err
+	}
+	return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
 }
 
 func (f *fileWriter[T]) abort() {
@@ -233,12 +252,16 @@ func (f *fileWriter[T]) abort() {
 var bufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error // the first error of the store's writer
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }

@@ -1,17 +1,18 @@
 // Package source turns the input roots a user names — a folder, a glob, a single file, a .zip
-// archive or the built-in sample — into an ordered list of input files and their bytes.
+// archive or the built-in sample — into an ordered list of input files, and streams their bytes.
 //
 // It hides where the bytes live behind storage.Store and undoes .gz compression, so the decoders
-// only ever see plain JSON. It does not decode anything.
+// only ever see plain JSON. It does not decode anything, but it holds no more of a file than
+// its limits allow (MaxLineSize, MaxSongFileSize): a record over them becomes a too_large
+// reject. Every error it returns about an input matches ErrInput.
 package source
 
 import (
 	"archive/zip"
-	"compress/gzip"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -46,11 +47,40 @@ type File struct {
 	Size int64  // stored (possibly compressed) size
 }
 
-// ErrNoInput is returned when a root holds no input file.
-var ErrNoInput = errors.New("no .json or .json.gz files")
+// ErrInput is matched (errors.Is) by every error this package returns about an input: a path or
+// bucket that is missing or forbidden, a listing that failed, a file that cannot be read or
+// decompressed (ErrUnreadable), a root with no input file (ErrNoInput). Errors about the output
+// (OpenOutput), about usage (ErrUnsupported, a bad glob, a bad URL) and those of a cancelled
+// context do not match it.
+var ErrInput = errors.New("input error")
+
+// ErrNoInput is returned when a root holds no input file. It matches ErrInput.
+var ErrNoInput error = &inputSentinel{"no .json or .json.gz files"}
 
 // ErrUnreadable is returned, with the cause, when an input file cannot be read or decompressed.
-var ErrUnreadable = errors.New("unreadable input file")
+// It matches ErrInput.
+var ErrUnreadable error = &inputSentinel{"unreadable input file"}
+
+// inputSentinel is a sentinel error with its own message that also matches ErrInput.
+type inputSentinel struct{ msg string }
+
+func (e *inputSentinel) Error() string { return e.msg }
+func (e *inputSentinel) Unwrap() error { return ErrInput }
+
+// inputError marks an error about an input, keeping its message.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string   { return e.err.Error() }
+func (e *inputError) Unwrap() []error { return []error{e.err, ErrInput} }
+
+// inputErr marks err as an error about an input, unless ctx was cancelled: then the failure is
+// the cancellation's.
+func inputErr(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, ErrInput) || ctx.Err() != nil {
+		return err
+	}
+	return &inputError{err}
+}
 
 // ErrUnsupported is returned for roots this build cannot read.
 var ErrUnsupported = errors.New("not supported")
@@ -93,11 +123,11 @@ func Resolve(ctx context.Context, spec string, remote Remote) (*Root, error) {
 		return resolveRemote(ctx, spec, remote)
 	}
 	if hasMeta(spec) {
-		return resolveGlob(spec)
+		return resolveGlob(ctx, spec)
 	}
 	info, err := os.Stat(spec)
 	if err != nil {
-		return nil, statError(spec, err)
+		return nil, inputErr(ctx, statError(spec, err))
 	}
 	switch {
 	case info.IsDir():
@@ -109,7 +139,7 @@ func Resolve(ctx context.Context, spec string, remote Remote) (*Root, error) {
 	case strings.EqualFold(filepath.Ext(spec), ".zip"):
 		zr, err := zip.OpenReader(spec)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", spec, err)
+			return nil, inputErr(ctx, fmt.Errorf("%s: %w", spec, err))
 		}
 		return &Root{Store: storage.NewFS(zr, spec), Display: spec, close: zr.Close}, nil
 	default:
@@ -163,7 +193,7 @@ func resolveRemote(ctx context.Context, spec string, remote Remote) (*Root, erro
 		if _, err := parent.Stat(ctx, base); err == nil {
 			return &Root{Store: parent, Prefix: base, Pattern: base, Display: spec}, nil
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+			return nil, inputErr(ctx, err)
 		}
 	}
 	return &Root{Store: st, Display: spec}, nil
@@ -187,7 +217,7 @@ func splitGlob(p string) (static, pattern string, err error) {
 
 // resolveGlob splits a glob into the folder before its first wildcard, which becomes the store's
 // root, and the pattern after it.
-func resolveGlob(spec string) (*Root, error) {
+func resolveGlob(ctx context.Context, spec string) (*Root, error) {
 	dir, pattern, err := splitGlob(filepath.ToSlash(spec))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", spec, err)
@@ -198,7 +228,7 @@ func resolveGlob(spec string) (*Root, error) {
 		dir = "."
 	}
 	if _, err := os.Stat(dir); err != nil {
-		return nil, statError(dir, err)
+		return nil, inputErr(ctx, statError(dir, err))
 	}
 	st, err := storage.NewLocal(dir)
 	if err != nil {
@@ -224,69 +254,142 @@ func hidden(rel string) bool {
 	return false
 }
 
-// matches applies the root's glob: a name matches when the pattern matches its leading segments,
-// so a pattern that names folders takes the JSON files below them.
-func (r *Root) matches(rel string) bool {
+// Reasons an entry below a root is not read, besides storage's Skip* (symlink to a folder, broken
+// symlink, not a regular file).
+const (
+	SkipNotJSON = "not_json" // the name ends neither in .json nor in .json.gz
+	SkipHidden  = "hidden"   // a segment of the name starts with "." or "_"
+)
+
+// Skipped is an entry below a root that is not read, and why.
+type Skipped struct {
+	Name   string // name in the root's store, like File.Name
+	Path   string // relative to the root, like File.Path
+	Reason string // SkipNotJSON, SkipHidden or one of storage's Skip* reasons
+}
+
+// Listing is what a root holds: its input files, sorted by Path, so that "first record wins"
+// means the same thing wherever the files are stored, and the entries that are not read, sorted
+// by Path too. Entries that a glob does not take are neither: the user left them out.
+type Listing struct {
+	Files   []File
+	Skipped []Skipped
+}
+
+// SkippedBy counts the skipped entries by reason; it is nil when there are none.
+func (l *Listing) SkippedBy() map[string]int64 {
+	if len(l.Skipped) == 0 {
+		return nil
+	}
+	by := map[string]int64{}
+	for _, s := range l.Skipped {
+		by[s.Reason]++
+	}
+	return by
+}
+
+// classify decides whether an entry (rel, its name relative to the root; skip, why storage cannot
+// read it) is an input file; when it is not, why ("" when the root's glob does not take it).
+// A name matches a glob when the pattern matches its leading segments, so a pattern that names
+// folders takes the JSON files below them.
+func (r *Root) classify(rel, skip string) (ok bool, why string) {
 	if r.Pattern == "" {
-		return isJSON(rel) && !hidden(rel)
+		return inputFile(rel, rel, skip)
 	}
 	n := strings.Count(r.Pattern, "/") + 1
 	segs := strings.Split(rel, "/")
 	if len(segs) < n {
-		return false
+		return false, ""
 	}
 	if ok, _ := path.Match(r.Pattern, strings.Join(segs[:n], "/")); !ok {
-		return false
+		return false, ""
 	}
 	if len(segs) == n && !hasMeta(r.Pattern) {
-		return true // a single file named by the user
+		// A single file named by the user is read whatever its name.
+		return skip == "", skip
 	}
-	return isJSON(rel) && !hidden(strings.Join(segs[n-1:], "/"))
+	return inputFile(rel, strings.Join(segs[n-1:], "/"), skip)
 }
 
-// List returns the root's input files sorted by Path, so that "first record wins" means the same
-// thing wherever the files are stored. A root with no input file is an error wrapping ErrNoInput.
+// inputFile applies the rules on names to an entry that the root's glob takes: tail is the part
+// of its name below the glob's folders.
+func inputFile(rel, tail, skip string) (bool, string) {
+	switch {
+	case hidden(tail):
+		return false, SkipHidden
+	case skip != "":
+		return false, skip
+	case !isJSON(rel):
+		return false, SkipNotJSON
+	}
+	return true, ""
+}
+
+// List returns the root's input files (see Scan).
 func (r *Root) List(ctx context.Context) ([]File, error) {
-	var files []File
+	l, err := r.Scan(ctx)
+	return l.Files, err
+}
+
+// Scan lists the root: its input files, and the entries below it that are not read. A root with
+// no input file is an error wrapping ErrNoInput.
+func (r *Root) Scan(ctx context.Context) (Listing, error) {
+	var l Listing
 	err := r.Store.List(ctx, r.Prefix, func(o storage.Object) error {
 		rel := o.Name
 		if r.Prefix != "" && r.Pattern == "" {
 			rel = strings.TrimPrefix(strings.TrimPrefix(o.Name, r.Prefix), "/")
 		}
-		if r.matches(rel) {
-			files = append(files, File{Name: o.Name, Path: rel, Size: o.Size})
+		if ok, why := r.classify(rel, o.Skip); ok {
+			l.Files = append(l.Files, File{Name: o.Name, Path: rel, Size: o.Size})
+		} else if why != "" {
+			l.Skipped = append(l.Skipped, Skipped{Name: o.Name, Path: rel, Reason: why})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err // stores name the location in their errors
+		return Listing{}, inputErr(ctx, err) // stores name the location in their errors
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: %w", r.Display, ErrNoInput)
+	slices.SortFunc(l.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(l.Skipped, func(a, b Skipped) int { return strings.Compare(a.Path, b.Path) })
+	if len(l.Files) == 0 {
+		if len(l.Skipped) > 0 {
+			return Listing{}, fmt.Errorf("%s: %w; %s", r.Display, ErrNoInput, SkippedText(l.SkippedBy()))
+		}
+		return Listing{}, fmt.Errorf("%s: %w", r.Display, ErrNoInput)
 	}
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	return files, nil
+	return l, nil
 }
 
-// ReadAll returns the whole content of an input file, decompressed when its name ends in .gz.
-func (r *Root) ReadAll(ctx context.Context, f File) ([]byte, error) {
-	rc, err := r.Store.Open(ctx, f.Name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, r.Store.Location(f.Name), err)
+// skipText says, for people, why entries were skipped.
+var skipText = map[string]string{
+	SkipNotJSON:                 "not .json",
+	SkipHidden:                  "hidden",
+	storage.SkipSymlinkToFolder: "symlink to a folder",
+	storage.SkipBrokenSymlink:   "broken symlink",
+	storage.SkipNotRegular:      "not a regular file",
+}
+
+// SkippedText describes skipped entries counted by reason, for people: "skipped 3 entries (2 not
+// .json, 1 symlink to a folder)". It is "" when there are none.
+func SkippedText(by map[string]int64) string {
+	var total int64
+	reasons := make([]string, 0, len(by))
+	for r, n := range by {
+		total += n
+		reasons = append(reasons, r)
 	}
-	defer rc.Close()
-	var in io.Reader = rc
-	if strings.HasSuffix(strings.ToLower(f.Name), ".gz") {
-		zr, err := gzip.NewReader(rc)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, r.Store.Location(f.Name), err)
-		}
-		defer zr.Close()
-		in = zr
+	if total == 0 {
+		return ""
 	}
-	data, err := io.ReadAll(in)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrUnreadable, r.Store.Location(f.Name), err)
+	slices.Sort(reasons)
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%d %s", by[r], cmp.Or(skipText[r], r))
 	}
-	return data, nil
+	noun := "entries"
+	if total == 1 {
+		noun = "entry"
+	}
+	return fmt.Sprintf("skipped %d %s (%s)", total, noun, strings.Join(parts, ", "))
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sparkify/lake/internal/record"
 )
 
 // tree writes files (name -> content) under a new temp folder; names ending in .gz are gzipped.
@@ -103,7 +105,7 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestReadAllUndoesGzip(t *testing.T) {
+func TestSongFileUndoesGzip(t *testing.T) {
 	dir := tree(t, files)
 	r, err := Resolve(context.Background(), filepath.Join(dir, "song_data"), nil)
 	if err != nil {
@@ -111,12 +113,12 @@ func TestReadAllUndoesGzip(t *testing.T) {
 	}
 	fs, _ := r.List(context.Background())
 	for _, f := range fs {
-		data, err := r.ReadAll(context.Background(), f)
+		data, size, err := r.SongFile(context.Background(), f, func(r *record.Reject) { t.Errorf("rejected %v", r) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := files["song_data/"+f.Path]; string(data) != want {
-			t.Errorf("%s: got %q, want %q", f.Path, data, want)
+		if want := files["song_data/"+f.Path]; string(data) != want || size != int64(len(want)) {
+			t.Errorf("%s: got %q (%d bytes), want %q", f.Path, data, size, want)
 		}
 	}
 }
@@ -155,7 +157,7 @@ func TestResolveErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.ReadAll(context.Background(), fs[0]); !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "x.json.gz") {
+	if _, _, err := r.SongFile(context.Background(), fs[0], nil); !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "x.json.gz") {
 		t.Errorf("a corrupt .gz: got %v, want an error naming the file", err)
 	}
 }

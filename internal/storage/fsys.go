@@ -85,3 +85,6 @@ func (f *FS) Create(context.Context, string) (Writer, error) { return nil, ErrRe
 
 // RemoveAll implements Store: an FS cannot be written.
 func (f *FS) RemoveAll(context.Context, string) error { return ErrReadOnly }
+
+// Features implements Store: an FS can do nothing more.
+func (f *FS) Features() Features { return Features{} }

@@ -22,11 +22,7 @@ type Local struct {
 	root string // absolute
 }
 
-var (
-	_ Store  = (*Local)(nil)
-	_ Mover  = (*Local)(nil)
-	_ Syncer = (*Local)(nil)
-)
+var _ Store = (*Local)(nil)
 
 // NewLocal returns a Store rooted at dir, which need not exist yet (it is created on first write).
 func NewLocal(dir string) (*Local, error) {
@@ -60,13 +56,20 @@ func (l *Local) Location(name string) string {
 	return p
 }
 
-// List implements Store.
+// List implements Store. A symlink to a file is listed as that file, under the link's name. A
+// symlink to a folder is not followed, so that links cannot make a loop: it is passed with Skip
+// set, as are broken symlinks and entries that are not regular files (fifos, sockets, devices).
+// The store's root itself is followed when it is a symlink: the user named it.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	p, err := l.path(prefix)
 	if err != nil {
 		return err
 	}
-	info, err := os.Lstat(p)
+	stat := os.Lstat
+	if prefix == "" {
+		stat = os.Stat
+	}
+	info, err := stat(p)
 	if err != nil {
 		// A prefix that is not there, or that runs through a file, lists nothing.
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
@@ -75,10 +78,12 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 		return err
 	}
 	if !info.IsDir() {
-		if !info.Mode().IsRegular() {
-			return nil
+		o, err := entry(p, info)
+		if err != nil {
+			return err
 		}
-		return fn(Object{Name: prefix, Size: info.Size()})
+		o.Name = prefix
+		return fn(o)
 	}
 	// Folders are read in parallel: on a cold cache each folder, and each file's size, is a wait
 	// for the disk, and a song catalog has thousands of folders. fn is called by one goroutine at
@@ -115,7 +120,8 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 // listParallelism is how many folders List reads at once.
 const listParallelism = 8
 
-// readDir returns the regular files of dir and hands its subfolders to walk.
+// readDir returns the entries of dir that are not folders (see List) and hands its subfolders to
+// walk.
 func (l *Local) readDir(ctx context.Context, dir string, walk func(string)) ([]Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -135,16 +141,40 @@ func (l *Local) readDir(ctx context.Context, dir string, walk func(string)) ([]O
 		if err != nil {
 			return nil, err
 		}
-		if !info.Mode().IsRegular() {
-			continue
+		o, err := entry(full, info)
+		if err != nil {
+			return nil, err
 		}
 		rel, err := filepath.Rel(l.root, full)
 		if err != nil {
 			return nil, err
 		}
-		objs = append(objs, Object{Name: filepath.ToSlash(rel), Size: info.Size()})
+		o.Name = filepath.ToSlash(rel)
+		objs = append(objs, o)
 	}
 	return objs, nil
+}
+
+// entry describes the folder entry at path p, which is not a folder, from its Lstat info: a
+// regular file, or the file a symlink leads to, is an object of its size; anything else is an
+// Object with Skip set. The caller names it.
+func entry(p string, info fs.FileInfo) (Object, error) {
+	if info.Mode()&fs.ModeSymlink != 0 {
+		target, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENOTDIR):
+			return Object{Skip: SkipBrokenSymlink}, nil
+		case err != nil:
+			return Object{}, err
+		case target.IsDir():
+			return Object{Skip: SkipSymlinkToFolder}, nil
+		}
+		info = target
+	}
+	if !info.Mode().IsRegular() {
+		return Object{Skip: SkipNotRegular}, nil
+	}
+	return Object{Size: info.Size()}, nil
 }
 
 // Stat implements Store.
@@ -181,22 +211,24 @@ func (l *Local) Create(_ context.Context, name string) (Writer, error) {
 	if err := mkdir(filepath.Dir(p)); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	f, err := createTemp(p)
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: "write", Path: p, Err: cause(err)}
 	}
 	return &localWriter{f: f, dst: p}, nil
 }
 
 // mkdir makes dir and its parents. Writers mostly create a file in a new folder whose parent
 // exists (a partition) or in an existing folder: one mkdir call answers both, where MkdirAll
-// would stat the folder and its parent first.
+// would stat the folder and its parent first. Folders are made 0777 and files 0666, less the
+// umask, as os.Create and os.MkdirAll do: the umask (or a default ACL) decides who may read the
+// lake, and with the usual 022 any user can.
 func mkdir(dir string) error {
-	err := os.Mkdir(dir, 0o755)
+	err := os.Mkdir(dir, 0o777)
 	if err == nil || errors.Is(err, fs.ErrExist) {
 		return nil
 	}
-	return os.MkdirAll(dir, 0o755)
+	return os.MkdirAll(dir, 0o777)
 }
 
 type localWriter struct {
@@ -205,7 +237,15 @@ type localWriter struct {
 	done bool
 }
 
-func (w *localWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+// Write writes to the temporary file; an error names the object, not the temporary file
+// ("write /out/t/part-00000.parquet: no space left on device").
+func (w *localWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = &fs.PathError{Op: "write", Path: w.dst, Err: cause(err)}
+	}
+	return n, err
+}
 
 func (w *localWriter) Close() error {
 	if w.done {
@@ -220,7 +260,7 @@ func (w *localWriter) Close() error {
 	}
 	if err != nil {
 		os.Remove(w.f.Name())
-		return fmt.Errorf("write %s: %w", w.dst, err)
+		return &fs.PathError{Op: "write", Path: w.dst, Err: cause(err)}
 	}
 	return nil
 }
@@ -246,7 +286,8 @@ func (l *Local) RemoveAll(_ context.Context, prefix string) error {
 	return os.RemoveAll(p)
 }
 
-// Move implements Mover with one rename, which is atomic for a file or a whole folder.
+// Move is Features().Move: one rename, which is atomic for a file or a whole folder, and
+// durable after Sync.
 func (l *Local) Move(_ context.Context, from, to string) error {
 	src, err := l.path(from)
 	if err != nil {
@@ -259,16 +300,16 @@ func (l *Local) Move(_ context.Context, from, to string) error {
 	if _, err := os.Lstat(dst); err == nil {
 		return &fs.PathError{Op: "move", Path: dst, Err: fs.ErrExist}
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 		return err
 	}
-	if err := os.Rename(src, dst); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(dst))
+	// Not synced here: a commit makes a publish's dozen renames durable with one Sync after the
+	// last, so nothing slow happens between them (that is the window in which a reader can see
+	// some tables new and some old).
+	return os.Rename(src, dst)
 }
 
-// Sync implements storage.Syncer: it flushes everything written to the file system that holds
+// Sync is Features().Sync: it flushes everything written to the file system that holds
 // the store to disk, with one syncfs(2) where the system has it.
 func (l *Local) Sync(_ context.Context) error {
 	d, err := os.Open(l.root)

@@ -20,7 +20,18 @@ import (
 type Object struct {
 	Name string // slash-separated, relative to the store's root
 	Size int64
+	// Skip is non-empty for an entry that exists but is not a readable object: one of the Skip*
+	// reasons. List passes such entries so that nothing below a prefix goes unseen; readers
+	// count them and move on, and whoever removes or tests for objects treats them as existing.
+	Skip string
 }
+
+// Why List passes an entry with Object.Skip set (local folders have them; object stores do not).
+const (
+	SkipSymlinkToFolder = "symlink_to_folder" // not followed: links could make a loop
+	SkipBrokenSymlink   = "broken_symlink"    // its target is missing, or a loop of links
+	SkipNotRegular      = "not_regular_file"  // a fifo, socket or device
+)
 
 // Store is a place objects are read from and written to.
 //
@@ -50,7 +61,67 @@ type Store interface {
 
 	// Location returns name as a user should read it in a message: an absolute path or a URL.
 	Location(name string) string
+
+	// Features tells what the store can do beyond the methods above. Wrappers of a store (a
+	// fault injector, a counter) forward it, wrapping the functions they want to see, so that
+	// wrapping a store never hides what it can do.
+	Features() Features
 }
+
+// Features are a store's optional capabilities, as data (rclone's Features, restic's
+// Properties): a nil function or a zero field means the store lacks it, and callers fall back.
+type Features struct {
+	// Move renames from (an object or a prefix) to to, which must not exist, atomically: on a
+	// local disk a move of a folder is one rename, durable once Sync returns. Nil if the store
+	// cannot; storage.Move then copies and removes.
+	Move func(ctx context.Context, from, to string) error
+
+	// Sync makes everything written so far survive a crash. Writers' Close makes an object
+	// visible; where that is not yet durable, commit calls Sync once before its marker, which is
+	// cheaper than a sync per object. Nil if writes are durable at Close.
+	Sync func(ctx context.Context) error
+
+	// CopyObject copies one object without moving its bytes through this machine (S3's
+	// server-side copy). Nil if the store has none; storage.Copy then reads and writes.
+	CopyObject func(ctx context.Context, from, to string) error
+
+	// Concurrency is how many requests are best kept in flight: remote stores, where each
+	// request waits on the network, want many. 0 means no preference.
+	Concurrency int
+
+	// Conditional writes one object only if it is unchanged since it was read (compare and
+	// swap); nil if the store cannot.
+	Conditional Conditional
+}
+
+// Conditional writes one object only if it is absent or unchanged since it was read.
+//
+// Of writers racing with the same expectation exactly one succeeds, also across processes (and,
+// on S3, across machines). Plain Create, RemoveAll and Move do not take part: an object written
+// conditionally should only be written conditionally.
+//
+// A version is opaque and only compared for equality. On S3 it is the ETag, a hash of the
+// content: a writer that may write the same bytes twice should put something unique in them
+// (a run id, a time) so that a replace cannot be mistaken for no change. A request whose
+// response was lost may have succeeded even though it reports ErrPrecondition when retried:
+// after ErrPrecondition, read the object again to see who won.
+//
+// On a local folder each object written conditionally gets a lock file beside it, its name
+// followed by ".flock", which stays and which List shows: give such objects hidden names
+// ("_lock") so that readers skip both.
+type Conditional interface {
+	// ReadVersioned returns an object's content and an opaque version (an ETag). Missing: an error wrapping fs.ErrNotExist.
+	ReadVersioned(ctx context.Context, name string) (data []byte, version string, err error)
+	// CreateIfAbsent writes name only if no object has that name, else an error wrapping ErrPrecondition.
+	CreateIfAbsent(ctx context.Context, name string, data []byte) (version string, err error)
+	// ReplaceIfMatch replaces name only if its current version is version, else (also when it is missing) an error wrapping ErrPrecondition.
+	ReplaceIfMatch(ctx context.Context, name string, data []byte, version string) (newVersion string, err error)
+}
+
+// ErrPrecondition is the cause of a conditional write refused because the object is not as the
+// writer expected: it exists (CreateIfAbsent), or changed or vanished (ReplaceIfMatch; a
+// vanished object's error also wraps fs.ErrNotExist).
+var ErrPrecondition = errors.New("precondition failed")
 
 // Writer writes one object; see Store.Create.
 type Writer interface {
@@ -61,36 +132,10 @@ type Writer interface {
 	Abort() error
 }
 
-// Mover is implemented by stores that can move an object or a whole prefix without copying it.
-// On a local disk a move of a folder is one atomic rename.
-type Mover interface {
-	// Move renames from (an object or a prefix) to to. To must not exist.
-	Move(ctx context.Context, from, to string) error
-}
-
-// Syncer is implemented by stores whose writes are durable only once synced. Writers' Close makes
-// an object visible; Sync makes everything written so far survive a crash. Commit calls it once
-// before the commit marker, which is cheaper than a sync per object.
-type Syncer interface {
-	Sync(ctx context.Context) error
-}
-
-// Copier is implemented by stores that copy an object without moving its bytes through this
-// machine (S3's server-side copy).
-type Copier interface {
-	CopyObject(ctx context.Context, from, to string) error
-}
-
-// Parallel is implemented by stores that are best used with many requests in flight: remote
-// stores, where each request waits on the network.
-type Parallel interface {
-	Concurrency() int
-}
-
 // Concurrency returns how many objects of s are best read at once, given the CPU-bound default.
 func Concurrency(s Store, def int) int {
-	if p, ok := s.(Parallel); ok && p.Concurrency() > def {
-		return p.Concurrency()
+	if c := s.Features().Concurrency; c > def {
+		return c
 	}
 	return def
 }
@@ -102,8 +147,8 @@ var ErrReadOnly = errors.New("storage is read-only")
 // object and then removing the source. The fallback is not atomic, but it is idempotent: a move
 // interrupted part-way can be run again.
 func Move(ctx context.Context, s Store, from, to string) error {
-	if m, ok := s.(Mover); ok {
-		return m.Move(ctx, from, to)
+	if move := s.Features().Move; move != nil {
+		return move(ctx, from, to)
 	}
 	if _, err := CopyPrefix(ctx, s, from, to); err != nil {
 		return err
@@ -121,14 +166,15 @@ func CopyPrefix(ctx context.Context, s Store, from, to string) ([]string, error)
 		return nil, err
 	}
 	names := make([]string, len(objs))
+	f := s.Features()
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(Concurrency(s, 4))
+	g.SetLimit(max(f.Concurrency, 4))
 	for i, o := range objs {
 		dst := to + o.Name[len(from):]
 		names[i] = dst
 		g.Go(func() error {
-			if c, ok := s.(Copier); ok {
-				return c.CopyObject(gctx, o.Name, dst)
+			if f.CopyObject != nil {
+				return f.CopyObject(gctx, o.Name, dst)
 			}
 			return Copy(gctx, s, o.Name, s, dst)
 		})

@@ -29,10 +29,7 @@ type Store struct {
 	prefix string // "" or "a/b", without slashes at the ends
 }
 
-var (
-	_ storage.Store  = (*Store)(nil)
-	_ storage.Copier = (*Store)(nil)
-)
+var _ storage.Store = (*Store)(nil)
 
 // Store returns the store rooted at u.
 func (c *Client) Store(u URL) *Store {
@@ -44,8 +41,16 @@ func (s *Store) Sub(name string) *Store {
 	return &Store{c: s.c, bucket: s.bucket, prefix: s.key(name)}
 }
 
-// Concurrency implements storage.Parallel: how many objects are best read at once.
-func (s *Store) Concurrency() int { return s.c.concurrency }
+// Features implements storage.Store: S3 copies server-side, wants many requests in flight and
+// writes conditionally (If-None-Match, If-Match); it cannot rename, and its writes are durable
+// when they return.
+func (s *Store) Features() storage.Features {
+	return storage.Features{
+		CopyObject:  s.CopyObject,
+		Concurrency: s.c.concurrency,
+		Conditional: conditional{s},
+	}
+}
 
 // Retries returns the requests retried so far by the store's client.
 func (s *Store) Retries() int64 { return s.c.Retries() }
@@ -107,6 +112,10 @@ func (s *Store) wrap(op, name string, err error) error {
 			kind, cause = fs.ErrPermission, "access denied (bad credentials, or no permission)"
 		case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
 			kind, cause = fs.ErrPermission, "bad credentials ("+apiErr.ErrorCode()+")"
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			// 412: the object is not as If-None-Match or If-Match expected; 409: another
+			// conditional write of the object was under way.
+			kind = storage.ErrPrecondition
 		}
 	case strings.Contains(err.Error(), "get identity: get credentials"):
 		// The SDK's chain found nothing usable; its own text lists every source it tried.
@@ -390,7 +399,7 @@ func (s *Store) RemoveAll(ctx context.Context, prefix string) error {
 	return g.Wait()
 }
 
-// CopyObject implements storage.Copier with a server-side copy: no bytes pass through this
+// CopyObject is Features().CopyObject, a server-side copy: no bytes pass through this
 // machine. Objects above 5 GiB would need a multipart copy; table files are split near 128 MiB.
 func (s *Store) CopyObject(ctx context.Context, from, to string) error {
 	_, err := s.c.api.CopyObject(ctx, &s3.CopyObjectInput{

@@ -122,6 +122,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			t.Errorf("moved content: got %q", got)
 		}
 	})
+	t.Run("conditional", func(t *testing.T) { runConditional(t, newStore) })
 	t.Run("exists", func(t *testing.T) {
 		st := newStore(t)
 		put(t, st, "d/f", "x")

@@ -1,0 +1,122 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/sparkify/lake/internal/commit"
+	"github.com/sparkify/lake/internal/storage"
+)
+
+// Options configure a run's life cycle.
+type Options struct {
+	ID      string           // "" makes one from the start time (NewID)
+	Command string           // what runs, for the lock's holder ("etl", "recover")
+	Lease   time.Duration    // the lock's lease; <= 0 means DefaultLease
+	Now     func() time.Time // nil means time.Now
+	Logger  *slog.Logger     // nil discards
+}
+
+// Run is one run on an output, from its lock to its publish.
+type Run struct {
+	ID        string
+	Start     time.Time
+	Store     storage.Store
+	Recovered commit.Recovered // what Begin found left by earlier runs
+
+	lock      *Lock
+	log       *slog.Logger
+	committed bool
+	ended     bool
+}
+
+// Begin starts a run on the output st: before anything else it takes the output's lock (failing
+// at once with a *LockedError when another run holds it), then finishes publishing an earlier
+// run that had passed its commit point and removes the staging of those that had not.
+//
+// The returned context is ctx, cancelled with cause ErrLockLost if the lock is lost while the run
+// goes on: the engine's work stops, and End does not publish. End must be called in every case.
+func Begin(ctx context.Context, st storage.Store, o Options) (*Run, context.Context, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	start := o.Now()
+	if o.ID == "" {
+		o.ID = NewID(start)
+	}
+	log := o.Logger.With("run", o.ID)
+	lock, err := Acquire(ctx, st, o.ID, LockOptions{Command: o.Command, Lease: o.Lease, Now: o.Now, Logger: log})
+	if err != nil {
+		return nil, ctx, err
+	}
+	r := &Run{ID: o.ID, Start: start, Store: st, lock: lock, log: log}
+	rctx := lock.Keep(ctx)
+	rec, err := commit.Recover(rctx, st)
+	if err != nil {
+		r.End(rctx, err)
+		return nil, ctx, err
+	}
+	for _, id := range rec.RolledForward {
+		log.Warn("finished publishing an interrupted earlier run", "earlier_run", id)
+	}
+	for _, id := range rec.Discarded {
+		log.Info("removed the staging of a failed earlier run", "earlier_run", id)
+	}
+	r.Recovered = rec
+	return r, rctx, nil
+}
+
+// Staging is the folder, under the output root, that the run writes its tables below.
+func (r *Run) Staging() string { return commit.Staging(r.ID) }
+
+// Publish makes the staged folders the output's tables. It first confirms that the lock is still
+// the run's (renewing the lease, so the commit point has a whole lease to be written in), then
+// commits (see commit.Publish). An error before the commit point leaves the previous tables as
+// they were.
+func (r *Run) Publish(ctx context.Context, dirs []commit.Dir, manifest []byte) error {
+	if err := r.lock.Confirm(ctx); err != nil {
+		return err
+	}
+	committed, err := commit.Publish(ctx, r.Store, r.ID, dirs, manifest)
+	r.committed = committed
+	return err
+}
+
+// End finishes the run: after a failure (err != nil) before the commit point it removes the
+// staging, unless keepStaging says the user needs what it holds; then it releases the lock. It
+// returns err, or the cause of the failure when the lock was lost first.
+func (r *Run) End(ctx context.Context, err error) error {
+	if r.ended {
+		return err
+	}
+	r.ended = true
+	if err != nil && context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrLockLost) {
+		err = context.Cause(ctx)
+	}
+	bg := context.WithoutCancel(ctx)
+	// The staging folder is the run's own, even when it lost the lock: removing it cannot touch
+	// another run's files, and writes that were under way when the lock was lost are cleaned up.
+	if err != nil && !r.committed && !keepStaging(err) {
+		if derr := commit.Discard(bg, r.Store, r.ID); derr != nil {
+			r.log.Warn("could not remove the staging; the next run removes it", "err", derr)
+		}
+	}
+	if rerr := r.lock.Release(bg); rerr != nil {
+		if err == nil && errors.Is(rerr, ErrLockLost) {
+			// Published, but someone broke the lock meanwhile: the tables are this run's.
+			r.log.Warn("the lock was taken over after this run published", "err", rerr)
+		} else if err == nil {
+			r.log.Warn("could not release the output's lock; its lease runs out in a minute", "err", rerr)
+		}
+	}
+	return err
+}
+
+// keepStaging tells the failures after which the staging is kept for the user to read: too many
+// rejected records, whose rejected file the error message points to. The next run removes it.
+func keepStaging(err error) bool { return errors.Is(err, ErrTooManyRejected) }
