@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sparkify/lake/internal/run"
 )
 
 // sparkify runs the CLI in-process and returns its exit status, stdout and stderr.
@@ -68,7 +70,7 @@ func TestBeamEngine(t *testing.T) {
 	}
 	var n int
 	filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "_manifest.json" {
+		if err != nil || d.IsDir() || d.Name() == "_manifest.json" || strings.HasPrefix(d.Name(), run.LockFile) {
 			return err
 		}
 		rel, _ := filepath.Rel(local, p)

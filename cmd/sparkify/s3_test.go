@@ -44,6 +44,14 @@ func TestS3ThroughDlCfg(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(srv.Dir, "lake", "out", "_SUCCESS")); err != nil {
 		t.Error(err)
 	}
+	// An output that cannot be written is a failure of the run (1), not a bad input (3).
+	t.Run("forbidden output", func(t *testing.T) {
+		code, _, stderr := sparkify(t, "etl", "--config", cfg("wrong-secret-value", "lake"),
+			"--songs", filepath.Join(fixtures, "songs"), "--logs", filepath.Join(fixtures, "logs"))
+		if code != exitFailure || !strings.Contains(stderr, "s3://lake/out") || !strings.Contains(stderr, "bad credentials") {
+			t.Errorf("got exit %d, %q; want %d naming the output and the denial", code, stderr, exitFailure)
+		}
+	})
 	for _, tc := range []struct {
 		name   string
 		cfg    string

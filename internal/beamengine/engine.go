@@ -34,6 +34,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
 	"github.com/sparkify/lake/internal/commit"
+	"github.com/sparkify/lake/internal/decode"
 	"github.com/sparkify/lake/internal/record"
 	"github.com/sparkify/lake/internal/report"
 	"github.com/sparkify/lake/internal/run"
@@ -56,6 +57,7 @@ type Config struct {
 	Songs, Logs, Output string   // as the user gave them; "" for an input is the built-in sample
 	S3                  S3Config // how to reach S3, credentials aside
 	Sink                sink.Options
+	MaxTS               int64 // the latest ts an event may have; 0: decode.MaxTSAt(the run's start)
 }
 
 // S3Config is the part of the S3 settings that may travel with the pipeline.
@@ -166,6 +168,10 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	defer func() { err = r.End(ctx, err) }()
 	o.RunID = r.ID
 	start := r.Start
+	if o.MaxTS == 0 {
+		// Set once, here: every worker judges every event against the same bound.
+		o.MaxTS = decode.MaxTSAt(start)
+	}
 	log := o.Logger.With("run", o.RunID, "runner", o.Runner)
 	m := &report.Manifest{
 		RunID: o.RunID, Version: o.Sink.Version, Engine: "beam/" + o.Runner, StartedAt: start.UTC(),
@@ -173,13 +179,20 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		Tables: map[string]report.Table{}, Inputs: map[string]report.Input{}, Recovered: r.Recovered.RolledForward,
 	}
 
-	songFiles, err := o.SongsRoot.List(ctx)
+	songList, err := o.SongsRoot.Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("songs: %w", err)
 	}
-	logFiles, err := o.LogsRoot.List(ctx)
+	logList, err := o.LogsRoot.Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("logs: %w", err)
+	}
+	songFiles, logFiles := songList.Files, logList.Files
+	for _, sk := range songList.Skipped {
+		log.Debug("skipped", "input", "songs", "entry", o.SongsRoot.Store.Location(sk.Name), "reason", sk.Reason)
+	}
+	for _, sk := range logList.Skipped {
+		log.Debug("skipped", "input", "logs", "entry", o.LogsRoot.Store.Location(sk.Name), "reason", sk.Reason)
 	}
 	log.Info("listed inputs", "song_files", len(songFiles), "log_files", len(logFiles))
 
@@ -212,12 +225,13 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		files      int
 		root       string
 		duplicates int64
+		skipped    map[string]int64
 	}{
-		{"songs", record.KindSong, len(songFiles), o.SongsRoot.Display, c[sRead(record.KindSong)] - c[sTable(table.NameSongs, "rows")]},
-		{"events", record.KindEvent, len(logFiles), o.LogsRoot.Display, c[sPlaysSeen] - c[sPlays]},
+		{"songs", record.KindSong, len(songFiles), o.SongsRoot.Display, c[sRead(record.KindSong)] - c[sTable(table.NameSongs, "rows")], songList.SkippedBy()},
+		{"events", record.KindEvent, len(logFiles), o.LogsRoot.Display, c[sPlaysSeen] - c[sPlays], logList.SkippedBy()},
 	} {
 		st := report.Input{Root: in.root, Files: in.files, Bytes: c[sBytes(in.kind)], Kept: c[sRead(in.kind)],
-			Duplicates: in.duplicates, RejectedBy: map[string]int64{}}
+			Duplicates: in.duplicates, RejectedBy: map[string]int64{}, Skipped: in.skipped}
 		prefix := sRejected(in.kind, "")
 		for k, v := range c {
 			if r, ok := strings.CutPrefix(k, prefix); ok && v > 0 {

@@ -161,7 +161,7 @@ func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, em
 	if err != nil {
 		return err
 	}
-	var d decode.Decoder
+	d := decode.Decoder{MaxTS: f.Cfg.MaxTS}
 	var n int64
 	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, rej)
 	stat(sRead(record.KindSong), n)
@@ -174,7 +174,7 @@ type decodeEventsFn struct{ reader }
 
 // The file is streamed a block of lines at a time (see source.EventLines).
 func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject), stat func(string, int64)) error {
-	var d decode.Decoder
+	d := decode.Decoder{MaxTS: f.Cfg.MaxTS}
 	var n, plays int64
 	ev := func(e record.Event) {
 		n++

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sparkify/lake/internal/commit"
+	"github.com/sparkify/lake/internal/decode"
 	"github.com/sparkify/lake/internal/record"
 	"github.com/sparkify/lake/internal/report"
 	"github.com/sparkify/lake/internal/run"
@@ -39,6 +40,8 @@ type Options struct {
 	Now              func() time.Time // nil means time.Now
 	Lease            time.Duration    // the output lock's lease; <= 0 means run.DefaultLease
 	Retries          func() int64     // requests retried by the storage clients, for the report
+
+	maxTS int64 // the latest ts an event may have (decode.MaxTSAt the run's start)
 }
 
 // Run runs the pipeline and returns its manifest. On error the previously published tables are
@@ -69,6 +72,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		err = r.End(ctx, err)
 	}()
 	start := r.Start
+	o.maxTS = decode.MaxTSAt(start)
 	m := &report.Manifest{
 		RunID: r.ID, Version: o.Sink.Version, Engine: "local", StartedAt: start.UTC(),
 		Output: o.Output.Location(""), Compression: o.Sink.Compression, Workers: o.Workers,

@@ -81,6 +81,7 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 	for i, f := range l.Files {
 		g.Go(func() error {
 			d := decoders.Get().(*decode.Decoder)
+			d.MaxTS = o.maxTS
 			size, err := decodeFile(gctx, d, root, f, &res[i])
 			decoders.Put(d)
 			if err != nil {

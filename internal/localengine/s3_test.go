@@ -15,6 +15,7 @@ import (
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/lakecheck"
 	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
 	"github.com/sparkify/lake/internal/storage"
@@ -381,5 +382,35 @@ func TestS3FaultsThroughProxy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestS3OneWriter: on S3 the lock is a conditional PutObject (If-None-Match, If-Match): a run on
+// an output another run holds fails at once touching nothing, and runs once it is released.
+func TestS3OneWriter(t *testing.T) {
+	env := newS3Env(t, "")
+	out := env.client.Store(s3.URL{Bucket: "lake", Key: "locked"})
+	holder, err := run.Acquire(context.Background(), out, "holder", run.LockOptions{Command: "etl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Songs: localRoot(t, "testdata/songs"), Logs: localRoot(t, "testdata/logs"), Output: out,
+		Workers: 2, MaxRejectedRatio: 0.01, Sink: sink.Options{Version: "test"}}
+	if _, err := Run(context.Background(), o); !errors.Is(err, run.ErrLocked) || !strings.Contains(err.Error(), "holder") {
+		t.Fatalf("run on a held S3 output: got %v, want ErrLocked naming the holder", err)
+	}
+	var names []string
+	out.List(context.Background(), "", func(obj storage.Object) error { names = append(names, obj.Name); return nil })
+	if len(names) != 1 || names[0] != run.LockFile {
+		t.Errorf("the refused run wrote to the output: %v", names)
+	}
+	if err := holder.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatalf("run after release: %v", err)
+	}
+	if _, held, err := run.Inspect(context.Background(), out); err != nil || held {
+		t.Errorf("lock after the run: held=%v err=%v", held, err)
 	}
 }

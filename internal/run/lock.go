@@ -124,10 +124,10 @@ func Acquire(ctx context.Context, st storage.Store, id string, o LockOptions) (*
 			if errors.Is(err, storage.ErrPrecondition) {
 				continue
 			}
-			return nil, fmt.Errorf("lock %s: %w", st.Location(LockFile), err)
+			return nil, fmt.Errorf("lock the output: %w", err)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", st.Location(LockFile), err)
+			return nil, fmt.Errorf("lock the output: %w", err)
 		}
 		var h Holder
 		if err := json.Unmarshal(data, &h); err != nil {
@@ -142,7 +142,7 @@ func Acquire(ctx context.Context, st storage.Store, id string, o LockOptions) (*
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("lock %s: %w", st.Location(LockFile), err)
+			return nil, fmt.Errorf("lock the output: %w", err)
 		}
 		if !h.Released {
 			o.Logger.Warn("took over the lock of a run that is gone", "holder", h.String(), "lease_expired", h.Expires)
