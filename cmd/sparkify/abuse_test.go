@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/gen"
+	"github.com/sparkify/lake/internal/lakecheck"
 	"github.com/sparkify/lake/internal/report"
 	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/storage"
@@ -106,53 +105,6 @@ func staging(out string) bool {
 	return false
 }
 
-// lakeFiles hashes the lake's files (tables, manifest, _SUCCESS), leaving out the staging and
-// the lock, which are not part of what readers see.
-func lakeFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if d.IsDir() {
-			if rel == commit.StagingDir {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(rel, run.LockFile) {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		h := sha256.Sum256(b)
-		out[filepath.ToSlash(rel)] = hex.EncodeToString(h[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameFiles(t *testing.T, got, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: changed or missing", k)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: unexpected file", k)
-		}
-	}
-}
-
 var (
 	bigOnce sync.Once
 	bigDir  string
@@ -195,7 +147,7 @@ func TestSignalStopsTheRun(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := publishedLake(t)
-			before := lakeFiles(t, out)
+			before := lakecheck.Snapshot(t, out, false)
 			c := startChild(t, "run", "etl", "--songs", songs, "--logs", logs, "--output", out)
 			waitFor(t, time.Minute, "the run to stage files", func() bool { return staging(out) })
 			time.Sleep(300 * time.Millisecond)
@@ -216,7 +168,7 @@ func TestSignalStopsTheRun(t *testing.T) {
 			if len(lines) != 1 || !strings.Contains(lines[0], "interrupted") || !strings.Contains(lines[0], "tables are as they were") {
 				t.Errorf("want one line saying the run was interrupted and the tables are untouched, got %q", c.stderr.String())
 			}
-			sameFiles(t, lakeFiles(t, out), before)
+			lakecheck.SameSnapshot(t, lakecheck.Snapshot(t, out, false), before)
 			if _, err := os.Stat(filepath.Join(out, commit.StagingDir)); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("staging left behind: %v", err)
 			}

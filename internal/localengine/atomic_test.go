@@ -2,8 +2,6 @@ package localengine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -17,59 +15,17 @@ import (
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/gen"
 	"github.com/sparkify/lake/internal/lakecheck"
-	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/storage"
 )
 
-// snapshot hashes every file below dir, except the staging folder (a failed run may leave its
-// staging there for the next run to clean) and, when tablesOnly, the per-run files at the root.
 func snapshot(t *testing.T, dir string, tablesOnly bool) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == commit.StagingDir {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if tablesOnly && (rel == commit.ManifestFile || rel == commit.SuccessFile) {
-			return nil
-		}
-		if strings.HasPrefix(rel, run.LockFile) {
-			return nil // the lock is renewed by every run: not part of the lake
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		h := sha256.Sum256(b)
-		out[rel] = hex.EncodeToString(h[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return lakecheck.Snapshot(t, dir, tablesOnly)
 }
 
 func sameSnapshot(t *testing.T, got, want map[string]string) {
 	t.Helper()
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: changed or missing", k)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: unexpected file", k)
-		}
-	}
+	lakecheck.SameSnapshot(t, got, want)
 }
 
 var errInjected = errors.New("injected fault")
