@@ -118,6 +118,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	endpoint := fl.String("endpoint", "", "with --engine beam: the job server (HOST:PORT) of the flink, spark or universal runner")
 	var beamOpts beamOptions
 	fl.Var(&beamOpts, "beam-opt", "with --engine beam: a Beam pipeline option NAME=VALUE, e.g. project=P, region=R,\nstaging_location=gs://B/staging, environment_type=LOOPBACK (repeatable)")
+	noRepair := fl.Bool("no-repair-text", false, "keep text as logged: do not undo mojibake (UTF-8 encoded twice or more) in titles, names and places")
 	quiet := fl.Bool("quiet", false, "print nothing but errors")
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
@@ -137,7 +138,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]string{}
 	fl.Visit(func(f *flag.Flag) {
-		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" && f.Name != "cpuprofile" && f.Name != "endpoint" && f.Name != "beam-opt" {
+		if f.Name != "config" && f.Name != "quiet" && f.Name != "verbose" && f.Name != "cpuprofile" && f.Name != "endpoint" && f.Name != "beam-opt" && f.Name != "no-repair-text" {
 			set[f.Name] = f.Value.String()
 		}
 	})
@@ -196,7 +197,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 
-	m, err := runJob(ctx, job, logger, stderr, !*quiet && !*verbose && isTerminal(stderr))
+	m, err := runJob(ctx, job, *noRepair, logger, stderr, !*quiet && !*verbose && isTerminal(stderr))
 	if err != nil {
 		if ie, ok := errors.AsType[*interruptedError](context.Cause(ctx)); ok {
 			fmt.Fprintf(stderr, "sparkify etl: %v: nothing was published; the tables are as they were\n", ie)
@@ -211,7 +212,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.Writer, showProgress bool) (*report.Manifest, error) {
+func runJob(ctx context.Context, job config.Job, noRepair bool, logger *slog.Logger, stderr io.Writer, showProgress bool) (*report.Manifest, error) {
 	if job.Mode == config.ModeS3 && (job.Songs == "" || job.Logs == "" || job.Output == config.DefaultOutput) {
 		return nil, fmt.Errorf("MODE=S3 needs SONG_DATA, LOG_DATA and OUTPUT_DATA (in [S3] of dl.cfg, or --songs, --logs, --output): %w", config.ErrInvalid)
 	}
@@ -245,8 +246,9 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 		return beamengine.Run(ctx, beamengine.Options{
 			Config: beamengine.Config{
 				Songs: job.Songs, Logs: job.Logs, Output: job.Output,
-				S3:   beamengine.S3Config{Region: a.Region, Endpoint: a.Endpoint, PathStyle: a.PathStyle, Concurrency: job.S3Concurrency},
-				Sink: sink.Options{Compression: job.Compression, Version: version()},
+				S3:           beamengine.S3Config{Region: a.Region, Endpoint: a.Endpoint, PathStyle: a.PathStyle, Concurrency: job.S3Concurrency},
+				Sink:         sink.Options{Compression: job.Compression, Version: version()},
+				NoRepairText: noRepair,
 			},
 			SongsRoot: songs, LogsRoot: logs, OutputStore: out,
 			Runner: job.Runner, MaxRejectedRatio: job.MaxRejectedRatio, Logger: logger,
@@ -267,6 +269,7 @@ func runJob(ctx context.Context, job config.Job, logger *slog.Logger, stderr io.
 		Logger:           logger,
 		Progress:         p,
 		Retries:          remote.Retries,
+		NoRepairText:     noRepair,
 	})
 }
 

@@ -58,6 +58,7 @@ type Config struct {
 	S3                  S3Config // how to reach S3, credentials aside
 	Sink                sink.Options
 	MaxTS               int64 // the latest ts an event may have; 0: decode.MaxTSAt(the run's start)
+	NoRepairText        bool  // keep mojibake as it is (see decode.Decoder.NoRepair)
 }
 
 // S3Config is the part of the S3 settings that may travel with the pipeline.
@@ -232,11 +233,17 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	} {
 		st := report.Input{Root: in.root, Files: in.files, Bytes: c[sBytes(in.kind)], Kept: c[sRead(in.kind)],
 			Duplicates: in.duplicates, RejectedBy: map[string]int64{}, Skipped: in.skipped}
-		prefix := sRejected(in.kind, "")
+		prefix, repaired := sRejected(in.kind, ""), sRepaired(in.kind, "")
 		for k, v := range c {
 			if r, ok := strings.CutPrefix(k, prefix); ok && v > 0 {
 				st.RejectedBy[r] = v
 				st.Rejected += v
+			}
+			if f, ok := strings.CutPrefix(k, repaired); ok && v > 0 {
+				if st.Repaired == nil {
+					st.Repaired = map[string]int64{}
+				}
+				st.Repaired[f] = v
 			}
 		}
 		st.Read = st.Kept + st.Rejected

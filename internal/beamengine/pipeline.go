@@ -94,6 +94,16 @@ func sRejected(kind record.Kind, r record.Reason) string {
 	return "rejected/" + string(kind) + "/" + string(r)
 }
 func sTable(name, what string) string { return "table/" + name + "/" + what }
+func sRepaired(kind record.Kind, field string) string {
+	return "repaired/" + string(kind) + "/" + field
+}
+
+// statRepairs adds a decoder's text repairs to the statistics.
+func statRepairs(stat func(string, int64), kind record.Kind, r *decode.Repairs) {
+	for field, n := range r.Map() {
+		stat(sRepaired(kind, field), n)
+	}
+}
 
 // statsFile is where the pipeline leaves its statistics, in the run's staging folder.
 const statsFile = "_stats.json"
@@ -161,9 +171,10 @@ func (f *decodeSongsFn) ProcessElement(ctx context.Context, file source.File, em
 	if err != nil {
 		return err
 	}
-	d := decode.Decoder{MaxTS: f.Cfg.MaxTS}
+	d := decode.Decoder{MaxTS: f.Cfg.MaxTS, NoRepair: f.Cfg.NoRepairText}
 	var n int64
 	d.SongFile(file.Path, data, func(s record.Song) { n++; emit(s) }, rej)
+	statRepairs(stat, record.KindSong, &d.Repaired)
 	stat(sRead(record.KindSong), n)
 	stat(sBytes(record.KindSong), size)
 	return nil
@@ -174,7 +185,7 @@ type decodeEventsFn struct{ reader }
 
 // The file is streamed a block of lines at a time (see source.EventLines).
 func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, emit func(record.Event), reject func(record.Reject), stat func(string, int64)) error {
-	d := decode.Decoder{MaxTS: f.Cfg.MaxTS}
+	d := decode.Decoder{MaxTS: f.Cfg.MaxTS, NoRepair: f.Cfg.NoRepairText}
 	var n, plays int64
 	ev := func(e record.Event) {
 		n++
@@ -190,6 +201,7 @@ func (f *decodeEventsFn) ProcessElement(ctx context.Context, file source.File, e
 	if err != nil {
 		return err
 	}
+	statRepairs(stat, record.KindEvent, &d.Repaired)
 	stat(sRead(record.KindEvent), n)
 	stat(sBytes(record.KindEvent), size)
 	stat(sPlaysSeen, plays)

@@ -21,6 +21,12 @@ type Decoder struct {
 	// MaxTSAt(time.Now()), taken on first use and then stored here.
 	MaxTS int64
 
+	// NoRepair turns text repair off (sparkify etl --no-repair-text): by default the text fields
+	// the SPEC names are repaired when they are mojibake, and counted in Repaired.
+	NoRepair bool
+	// Repaired counts the values repaired so far; the caller reads and resets it.
+	Repaired Repairs
+
 	p    fastjson.Parser
 	scan flatScanner
 	keys [][]byte // scratch for duplicateKey
@@ -80,6 +86,7 @@ func (d *Decoder) Song(raw []byte, src record.Source) (record.Song, *record.Reje
 	if p != nil {
 		return record.Song{}, reject(record.KindSong, src, raw, p)
 	}
+	d.repairSong(&s)
 	return s, nil
 }
 
@@ -153,6 +160,7 @@ func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Re
 	if p != nil {
 		return record.Event{}, reject(record.KindEvent, src, raw, p)
 	}
+	d.repairEvent(&e)
 	return e, nil
 }
 

@@ -9,7 +9,7 @@
 //     1540919166796.0), through a caller-supplied create function.
 //   - Makes the data realistic where the pipeline can go wrong: skewed popularity, titles shared
 //     by several artists, unknown years and locations, null coordinates, non-ASCII names (always
-//     \u-escaped, emoji as surrogate pairs), double-encoded names that cannot match, sessions that
+//     \u-escaped, emoji as surrogate pairs), double-encoded names that match only once repaired, sessions that
 //     start logged out, level changes, plays whose length is a little off the catalog duration,
 //     days that cross month and year ends, sessions that run past midnight.
 //   - In Dirty mode, injects known numbers of bad records, one defect each, and duplicate plays.

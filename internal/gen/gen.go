@@ -43,8 +43,9 @@ type Options struct {
 //     injected bad lines. The songplays table has NextSong - DuplicateEvents rows.
 //   - DuplicateEvents: valid NextSong lines that repeat an earlier line's (userId, sessionId,
 //     itemInSession) with the same or a later ts; deduplication removes exactly these.
-//   - Matched: songplays (duplicates not counted) whose (song, artist) is a catalog (title,
-//     artist_name): the songplays rows with a song_id. Unmatched plays never name a catalog pair.
+//   - Matched: songplays (duplicates not counted) whose (song, artist), after the SPEC's text
+//     repair, is a catalog (title, artist_name): the songplays rows with a song_id. Unmatched
+//     plays never name a catalog pair, repaired or not.
 //   - Artists: distinct artist_id of the valid songs (the artists table's rows).
 //   - Users: distinct user ids on valid events (the users table's rows).
 //

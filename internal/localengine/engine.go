@@ -40,6 +40,7 @@ type Options struct {
 	Now              func() time.Time // nil means time.Now
 	Lease            time.Duration    // the output lock's lease; <= 0 means run.DefaultLease
 	Retries          func() int64     // requests retried by the storage clients, for the report
+	NoRepairText     bool             // keep mojibake as it is (see decode.Decoder.NoRepair)
 
 	maxTS int64 // the latest ts an event may have (decode.MaxTSAt the run's start)
 }

@@ -18,9 +18,10 @@ import (
 
 // fileResult is what decoding one file produced.
 type fileResult struct {
-	songs   []record.Song
-	events  []record.Event
-	rejects []*record.Reject
+	songs    []record.Song
+	events   []record.Event
+	rejects  []*record.Reject
+	repaired decode.Repairs // text values repaired, by field
 }
 
 var decoders = sync.Pool{New: func() any { return new(decode.Decoder) }}
@@ -81,8 +82,9 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 	for i, f := range l.Files {
 		g.Go(func() error {
 			d := decoders.Get().(*decode.Decoder)
-			d.MaxTS = o.maxTS
+			d.MaxTS, d.NoRepair, d.Repaired = o.maxTS, o.NoRepairText, decode.Repairs{}
 			size, err := decodeFile(gctx, d, root, f, &res[i])
+			res[i].repaired = d.Repaired
 			decoders.Put(d)
 			if err != nil {
 				return err
@@ -103,7 +105,11 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 	}
 	st = report.Input{Root: root.Display, Files: len(l.Files), Bytes: nbytes.Load(), RejectedBy: map[string]int64{},
 		Skipped: l.SkippedBy()}
+	var repaired decode.Repairs
 	for _, r := range res {
+		for f, n := range r.repaired {
+			repaired[f] += n
+		}
 		st.Kept += int64(len(r.songs) + len(r.events))
 		st.Rejected += int64(len(r.rejects))
 		for _, rj := range r.rejects {
@@ -111,6 +117,9 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 		}
 	}
 	st.Read = st.Kept + st.Rejected
+	if m := repaired.Map(); len(m) > 0 {
+		st.Repaired = m
+	}
 	return res, st, nil
 }
 

@@ -6,6 +6,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -126,6 +127,17 @@ func Summary(w io.Writer, m *report.Manifest) {
 	for _, name := range []string{"songs", "events"} {
 		if s := source.SkippedText(m.Inputs[name].Skipped); s != "" {
 			fmt.Fprintf(w, "  %s: %s\n", name, s)
+		}
+	}
+	for _, name := range []string{"songs", "events"} {
+		rep := m.Inputs[name].Repaired
+		fields := slices.Sorted(maps.Keys(rep))
+		parts := make([]string, len(fields))
+		for i, f := range fields {
+			parts[i] = f + " " + Count(rep[f])
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  %s: text repaired (double-encoded UTF-8): %s\n", name, strings.Join(parts, ", "))
 		}
 	}
 	fmt.Fprintln(w)

@@ -45,7 +45,8 @@ func TestSummary(t *testing.T) {
 		RunID: "r1", Output: "/tmp/lake", Seconds: 2,
 		Inputs: map[string]report.Input{
 			"songs":  {Files: 71, Bytes: 1 << 20, Read: 71, Kept: 71, Skipped: map[string]int64{"not_json": 2, "symlink_to_folder": 1}},
-			"events": {Files: 30, Bytes: 3 << 20, Read: 8058, Rejected: 2, Kept: 8056, RejectedBy: map[string]int64{"invalid_json": 2}},
+			"events": {Files: 30, Bytes: 3 << 20, Read: 8058, Rejected: 2, Kept: 8056, RejectedBy: map[string]int64{"invalid_json": 2},
+				Repaired: map[string]int64{"song": 153, "artist": 1193}},
 		},
 		Tables:   map[string]report.Table{"songplays": {Rows: 6820, Files: 1, Partitions: 1}},
 		Rejected: report.Table{Rows: 2},
@@ -55,7 +56,8 @@ func TestSummary(t *testing.T) {
 	Summary(&b, m)
 	for _, want := range []string{"run r1 published to /tmp/lake in 2.00s (2.1 MB/s of input)", "8,058", "events rejected for invalid_json: 2",
 		"songplays  6,820", "matched to the catalog: 1 of 6,820 (0.01%)", "storage requests retried: 3", "rejected records: 2, in /tmp/lake/_rejected/",
-		"  songs: skipped 3 entries (2 not .json, 1 symlink to a folder)\n"} {
+		"  songs: skipped 3 entries (2 not .json, 1 symlink to a folder)\n",
+		"  events: text repaired (double-encoded UTF-8): artist 1,193, song 153\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}

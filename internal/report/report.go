@@ -19,6 +19,8 @@ type Input struct {
 	RejectedBy map[string]int64 `json:"rejected_by_reason"`
 	Kept       int64            `json:"records_kept"`
 	Duplicates int64            `json:"duplicates_removed"`
+	// Repaired counts the text values whose mojibake was undone, by source field.
+	Repaired map[string]int64 `json:"repaired_by_field,omitempty"`
 	// Skipped counts the entries below the root that were not read, by why (source.SkipNotJSON,
 	// source.SkipHidden, storage.SkipSymlinkToFolder, ...); nil when none were.
 	Skipped map[string]int64 `json:"skipped,omitempty"`

@@ -184,10 +184,7 @@ func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
 		f.out, f.buf = out, bufs.Get().(*bufio.Writer)
 		f.buf.Reset(out)
 		f.cw = &countingWriter{w: f.buf}
-		f.pw = parquet.NewGenericWriter[T](f.cw,
-			parquet.Compression(f.codec),
-			parquet.CreatedBy("sparkify", f.opts.Version, ""),
-		)
+		f.pw = parquet.NewGenericWriter[T](f.cw, writerOptions(f.codec, f.opts.Version)...)
 	}
 	if _, err := f.pw.Write(rows); err != nil {
 		return f.fail(err)
@@ -245,6 +242,39 @@ func (f *fileWriter[T]) abort() {
 	if f.out != nil {
 		f.out.Abort()
 		f.pw, f.out = nil, nil
+	}
+}
+
+// DictionaryMaxBytes is the size past which a column chunk's dictionary stops growing and the
+// rest of the row group is written PLAIN: 1 MiB, the dictionary page limit of parquet-mr (Spark,
+// Hive) and of pyarrow.
+const DictionaryMaxBytes = 1 << 20
+
+// writerOptions are the Parquet writer's settings: what Spark and pyarrow write by default, which
+// every reader takes, rather than parquet-go's own defaults (DATA_PAGE_V2 pages and
+// DELTA_LENGTH_BYTE_ARRAY strings, which Spark's vectorized reader rejected before 3.4 and
+// Iceberg's until 2026). Every setting is spelled out, defaults included, so that a library
+// upgrade cannot change the files silently.
+//
+//   - DATA_PAGE (version 1) pages;
+//   - strings dictionary-encoded (RLE_DICTIONARY, with a PLAIN dictionary page); when a column's
+//     dictionary grows past DictionaryMaxBytes within a row group, parquet-go writes that
+//     row group's remaining pages of the column PLAIN (the pages already written keep the
+//     dictionary, which is still written);
+//   - numbers PLAIN: parquet-go has no check of whether a dictionary pays for itself, as
+//     parquet-mr and Arrow have, so ids and timestamps, unique per row, would carry a dictionary
+//     as big as the column plus the indexes;
+//   - statistics (min, max, null count) in the column chunk metadata and in every data page
+//     header, and the column and offset indexes.
+func writerOptions(codec compress.Codec, version string) []parquet.WriterOption {
+	return []parquet.WriterOption{
+		parquet.Compression(codec),
+		parquet.CreatedBy("sparkify", version, ""),
+		parquet.DataPageVersion(1),
+		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
+		parquet.DictionaryMaxBytes(DictionaryMaxBytes),
+		parquet.PageBufferSize(parquet.DefaultPageBufferSize),
+		parquet.DataPageStatistics(true),
 	}
 }
 

@@ -36,8 +36,13 @@ type Songplay struct {
 	ItemInSession int32  `parquet:"item_in_session"`
 	Location      string `parquet:"location,optional"`
 	UserAgent     string `parquet:"user_agent,optional"`
-	Year          int32  `parquet:"-"`
-	Month         int32  `parquet:"-"`
+	// What was played, as logged (after text repair): analysts see it even when the catalog
+	// lacks the song, which on the real sample is almost always.
+	SongTitle  string   `parquet:"song_title,optional"`
+	ArtistName string   `parquet:"artist_name,optional"`
+	SongLength *float64 `parquet:"song_length,optional"` // NULL when the log has no length
+	Year       int32    `parquet:"-"`
+	Month      int32    `parquet:"-"`
 }
 
 // Partition returns the Hive path of the row's partition.

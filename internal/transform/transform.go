@@ -163,8 +163,14 @@ func SongplayRow(e *record.Event, match *record.Song) table.Songplay {
 		ItemInSession: e.ItemInSession,
 		Location:      e.Location,
 		UserAgent:     e.UserAgent,
+		SongTitle:     e.Song,
+		ArtistName:    e.Artist,
 		Year:          int32(t.Year()),
 		Month:         int32(t.Month()),
+	}
+	if e.HasLength {
+		length := e.Length
+		r.SongLength = &length
 	}
 	if match != nil {
 		r.SongID, r.ArtistID = match.SongID, match.ArtistID

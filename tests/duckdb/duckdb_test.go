@@ -204,6 +204,46 @@ func TestSharedSampleInDuckDB(t *testing.T) {
 		}
 	})
 
+	t.Run("what was played, after text repair", func(t *testing.T) {
+		// The SPEC's figures: the most played by the logged title and artist, and Björk, whose
+		// name the log double-encodes on most of her plays.
+		rows, err := db.Query("SELECT song_title, artist_name, count(*) AS n FROM " + songplays +
+			" GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var top []string
+		for rows.Next() {
+			var title, artist string
+			var n int
+			if err := rows.Scan(&title, &artist, &n); err != nil {
+				t.Fatal(err)
+			}
+			top = append(top, fmt.Sprintf("%s by %s (%d)", title, artist, n))
+		}
+		rows.Close()
+		if want := []string{"You're The One by Dwight Yoakam (37)", "Undo by Björk (28)"}; strings.Join(top, "; ") != strings.Join(want, "; ") {
+			t.Errorf("top plays: got %q, want %q", top, want)
+		}
+		checkCounts(t, db, []countCheck{
+			{"plays of Björk", "SELECT count(*) FROM " + songplays + " WHERE artist_name = 'Björk'", 33},
+			{"plays without a title", "SELECT count(*) FROM " + songplays + " WHERE song_title IS NULL OR artist_name IS NULL", 0},
+			{"plays whose length is not the logged one",
+				"SELECT count(*) FROM " + songplays + " sp JOIN " + srcPlays + " src ON src.ts = epoch_ms(sp.start_time) AND " +
+					"CAST(src.userId AS BIGINT) = sp.user_id AND src.sessionId = sp.session_id AND src.itemInSession = sp.item_in_session " +
+					"WHERE src.length IS DISTINCT FROM sp.song_length", 0},
+			{"text left double-encoded", "SELECT count(*) FROM " + songplays + " WHERE artist_name LIKE '%Ã%' OR song_title LIKE '%Ã%'", 0},
+		})
+		// Against the same run without repair: exactly the SPEC's 326 plays change.
+		raw := filepath.Join(t.TempDir(), "raw")
+		sparkify(t, "etl", "--songs", filepath.Join(data, "song_data"), "--logs", filepath.Join(data, "log_data"), "--output", raw, "--quiet", "--no-repair-text")
+		checkCounts(t, db, []countCheck{
+			{"plays whose song or artist was repaired",
+				"SELECT count(*) FROM " + songplays + " a JOIN " + hive(raw, "songplays") + " b USING (songplay_id) " +
+					"WHERE a.song_title <> b.song_title OR a.artist_name <> b.artist_name", 326},
+		})
+	})
+
 	t.Run("partition columns from the path", func(t *testing.T) {
 		checkCounts(t, db, []countCheck{
 			{"songplays in year 2018, month 11", "SELECT count(*) FROM " + songplays + " WHERE year = 2018 AND month = 11", 6820},
@@ -239,7 +279,8 @@ func TestSharedSampleInDuckDB(t *testing.T) {
 		}{
 			{"songplays", songplays, map[string]string{"songplay_id": "BIGINT", "user_id": "BIGINT", "level": "VARCHAR",
 				"song_id": "VARCHAR", "artist_id": "VARCHAR", "session_id": "BIGINT", "item_in_session": "INTEGER",
-				"location": "VARCHAR", "user_agent": "VARCHAR", "year": "BIGINT", "month": "BIGINT"}},
+				"location": "VARCHAR", "user_agent": "VARCHAR", "song_title": "VARCHAR", "artist_name": "VARCHAR", "song_length": "DOUBLE",
+				"year": "BIGINT", "month": "BIGINT"}},
 			{"users", users, map[string]string{"user_id": "BIGINT", "first_name": "VARCHAR", "last_name": "VARCHAR",
 				"gender": "VARCHAR", "level": "VARCHAR"}},
 			{"songs", songs, map[string]string{"song_id": "VARCHAR", "title": "VARCHAR", "duration": "DOUBLE",
