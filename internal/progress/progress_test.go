@@ -44,7 +44,7 @@ func TestSummary(t *testing.T) {
 	m := &report.Manifest{
 		RunID: "r1", Output: "/tmp/lake", Seconds: 2,
 		Inputs: map[string]report.Input{
-			"songs":  {Files: 71, Bytes: 1 << 20, Read: 71, Kept: 71, Skipped: map[string]int64{"not_json": 2, "symlink_to_folder": 1}},
+			"songs": {Files: 71, Bytes: 1 << 20, Read: 71, Kept: 71, Skipped: map[string]int64{"not_json": 2, "symlink_to_folder": 1}},
 			"events": {Files: 30, Bytes: 3 << 20, Read: 8058, Rejected: 2, Kept: 8056, RejectedBy: map[string]int64{"invalid_json": 2},
 				Repaired: map[string]int64{"song": 153, "artist": 1193}},
 		},
