@@ -149,6 +149,9 @@ func Summary(w io.Writer, m *report.Manifest) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nsong plays matched to the catalog: %s of %s (%.2f%%)\n", Count(m.Matched), Count(m.Plays), 100*m.MatchRate)
+	if m.Plays > 0 && m.MatchRate < 0.1 {
+		fmt.Fprintln(w, "  (the catalog lacks most played songs: song_id and artist_id are NULL on the others; songplays.song_title and artist_name hold what was played)")
+	}
 	if m.Retries > 0 {
 		fmt.Fprintf(w, "storage requests retried: %s\n", Count(m.Retries))
 	}
