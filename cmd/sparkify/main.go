@@ -49,6 +49,7 @@ const usage = `sparkify turns Sparkify's song catalog and event log into Parquet
 Usage:
   sparkify etl [flags]      run the ETL (with no flags: the built-in sample into ./out)
   sparkify gen --out DIR    write a synthetic dataset in the real format, at any scale
+  sparkify ddl --dialect D  print the statements that register the lake in athena, spark, trino or duckdb
   sparkify recover          finish an interrupted publish on an output (etl does it first too)
   sparkify unlock           release the lock of an output whose run died
   sparkify version          print the version
@@ -75,6 +76,8 @@ func command(args []string, stdout, stderr io.Writer) int {
 		return etl(args[1:], stdout, stderr)
 	case "gen":
 		return generate(args[1:], stdout, stderr)
+	case "ddl":
+		return ddlCommand(args[1:], stdout, stderr)
 	case "recover":
 		return recoverOutput(args[1:], stdout, stderr)
 	case "unlock":

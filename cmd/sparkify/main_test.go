@@ -70,7 +70,7 @@ func TestBeamEngine(t *testing.T) {
 	}
 	var n int
 	filepath.WalkDir(local, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "_manifest.json" || strings.HasPrefix(d.Name(), run.LockFile) {
+		if err != nil || d.IsDir() || d.Name() == "_manifest.json" || d.Name() == "_views.sql" || strings.HasPrefix(d.Name(), run.LockFile) {
 			return err
 		}
 		rel, _ := filepath.Rel(local, p)

@@ -67,8 +67,9 @@ func files(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		// The manifest differs by run, and the lock is the output's, not the run's output.
-		if err != nil || d.IsDir() || d.Name() == "_manifest.json" || strings.HasPrefix(d.Name(), run.LockFile) {
+		// The manifest differs by run, the views name the output's location, and the lock is
+		// the output's, not the run's output.
+		if err != nil || d.IsDir() || d.Name() == "_manifest.json" || d.Name() == "_views.sql" || strings.HasPrefix(d.Name(), run.LockFile) {
 			return err
 		}
 		b, err := os.ReadFile(p)

@@ -33,10 +33,13 @@ const (
 	StagingDir   = "_staging"
 	SuccessFile  = "_SUCCESS"
 	ManifestFile = "_manifest.json"
-	markerFile   = "_COMMIT"
-	doneDir      = "_done"
-	startedFile  = doneDir + "/started" // the roll-forward has begun to move things
-	oldDir       = "_old"
+	// ViewsFile, when a run stages one, is published beside the manifest: SQL that opens the lake
+	// (see package run).
+	ViewsFile   = "_views.sql"
+	markerFile  = "_COMMIT"
+	doneDir     = "_done"
+	startedFile = doneDir + "/started" // the roll-forward has begun to move things
+	oldDir      = "_old"
 )
 
 // Staging returns the staging folder of a run; the run writes its folders below it.
@@ -215,6 +218,13 @@ func rollForward(ctx context.Context, st storage.Store, runID string) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if err := storage.WriteFile(ctx, st, ManifestFile, manifest); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if views, err := storage.ReadFile(ctx, st, stg+"/"+ViewsFile); err == nil {
+		if err := storage.WriteFile(ctx, st, ViewsFile, views); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if err := storage.WriteFile(ctx, st, SuccessFile, nil); err != nil {

@@ -16,7 +16,7 @@ import (
 // Snapshot hashes every file of a lake below dir, by slash-separated relative path: what readers
 // see. It leaves out the staging folder (a failed run may leave its staging for the next run to
 // clean) and the lock (renewed by every run), and, when tablesOnly, the per-run files at the
-// root (_manifest.json, _SUCCESS).
+// root (_manifest.json, _SUCCESS, _views.sql, which names the output's location).
 func Snapshot(t testing.TB, dir string, tablesOnly bool) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -32,7 +32,7 @@ func Snapshot(t testing.TB, dir string, tablesOnly bool) map[string]string {
 			}
 			return nil
 		}
-		if strings.HasPrefix(rel, run.LockFile) || tablesOnly && (rel == commit.ManifestFile || rel == commit.SuccessFile) {
+		if strings.HasPrefix(rel, run.LockFile) || tablesOnly && (rel == commit.ManifestFile || rel == commit.SuccessFile || rel == commit.ViewsFile) {
 			return nil
 		}
 		b, err := os.ReadFile(p)

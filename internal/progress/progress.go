@@ -158,4 +158,5 @@ func Summary(w io.Writer, m *report.Manifest) {
 	if m.Rejected.Rows > 0 {
 		fmt.Fprintf(w, "rejected records: %s, in %s/_rejected/\n", Count(m.Rejected.Rows), m.Output)
 	}
+	fmt.Fprintf(w, "\nthe tables as DuckDB views: duckdb -init %s/_views.sql (other tools: sparkify ddl --dialect athena|spark|trino)\n", strings.TrimRight(m.Output, "/"))
 }

@@ -58,7 +58,8 @@ func TestSummary(t *testing.T) {
 		"songplays  6,820", "matched to the catalog: 1 of 6,820 (0.01%)", "storage requests retried: 3", "rejected records: 2, in /tmp/lake/_rejected/",
 		"  songs: skipped 3 entries (2 not .json, 1 symlink to a folder)\n",
 		"  events: text repaired (double-encoded UTF-8): artist 1,193, song 153\n",
-		"song_title and artist_name hold what was played"} {
+		"song_title and artist_name hold what was played",
+		"the tables as DuckDB views: duckdb -init /tmp/lake/_views.sql"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}

@@ -1,12 +1,15 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/sparkify/lake/internal/commit"
+	"github.com/sparkify/lake/internal/ddl"
 	"github.com/sparkify/lake/internal/storage"
 )
 
@@ -79,6 +82,14 @@ func (r *Run) Staging() string { return commit.Staging(r.ID) }
 // commits (see commit.Publish). An error before the commit point leaves the previous tables as
 // they were.
 func (r *Run) Publish(ctx context.Context, dirs []commit.Dir, manifest []byte) error {
+	// The DuckDB views of the lake go beside the manifest: duckdb -init <output>/_views.sql.
+	var views bytes.Buffer
+	if err := ddl.Write(&views, "duckdb", r.Store.Location("")); err != nil {
+		return err
+	}
+	if err := storage.WriteFile(ctx, r.Store, r.Staging()+"/"+commit.ViewsFile, views.Bytes()); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	if err := r.lock.Confirm(ctx); err != nil {
 		return err
 	}
