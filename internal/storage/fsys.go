@@ -51,8 +51,13 @@ func (f *FS) List(ctx context.Context, prefix string, fn func(Object) error) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() {
 			return nil
+		}
+		if !d.Type().IsRegular() {
+			// A zip can hold symlinks and other special entries: they are not read, but
+			// counted, as in a folder.
+			return fn(Object{Name: path.Clean(p), Skip: SkipNotRegular})
 		}
 		info, err := d.Info()
 		if err != nil {
