@@ -36,17 +36,18 @@ func newOutputFlags(name, what string, stderr io.Writer) outputFlags {
 	return o
 }
 
-// open parses args and opens the output store they name; code is the exit status on failure.
-func (o outputFlags) open(args []string, stderr io.Writer) (out storage.Store, code int, ok bool) {
+// load parses args and loads the settings they, the environment and dl.cfg give; code is the
+// exit status when ok is false.
+func (o outputFlags) load(args []string, stderr io.Writer) (job config.Job, code int, ok bool) {
 	if err := o.fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK, false
+			return job, exitOK, false
 		}
-		return nil, exitUsage, false
+		return job, exitUsage, false
 	}
 	if o.fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", o.fl.Name(), o.fl.Arg(0))
-		return nil, exitUsage, false
+		return job, exitUsage, false
 	}
 	set := map[string]string{}
 	o.fl.Visit(func(f *flag.Flag) {
@@ -57,14 +58,23 @@ func (o outputFlags) open(args []string, stderr io.Writer) (out storage.Store, c
 	job, err := config.Load(config.Inputs{ConfigPath: *o.cfgPath, Flags: set, LookupEnv: os.LookupEnv})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", o.fl.Name(), err)
-		return nil, exitUsage, false
+		return job, exitUsage, false
+	}
+	return job, exitOK, true
+}
+
+// open parses args and opens the output store they name; code is the exit status on failure.
+func (o outputFlags) open(args []string, stderr io.Writer) (out storage.Store, code int, ok bool) {
+	job, code, ok := o.load(args, stderr)
+	if !ok {
+		return nil, code, false
 	}
 	a := job.AWS
 	remote := s3.NewOpener(s3.Config{
 		Region: a.Region, Endpoint: a.Endpoint, PathStyle: a.PathStyle,
 		AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey.Reveal(), SessionToken: a.SessionToken.Reveal(),
 	})
-	out, err = source.OpenOutput(job.Output, func(url string) (storage.Store, error) { return remote.Open(context.Background(), url) })
+	out, err := source.OpenOutput(job.Output, func(url string) (storage.Store, error) { return remote.Open(context.Background(), url) })
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: output: %v\n", o.fl.Name(), err)
 		return nil, exitUsage, false
