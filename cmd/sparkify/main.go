@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -83,7 +82,7 @@ func command(args []string, stdout, stderr io.Writer) int {
 	case "unlock":
 		return unlock(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "sparkify", version())
+		printVersion(stdout)
 		return exitOK
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
@@ -91,13 +90,6 @@ func command(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "sparkify: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 func etl(args []string, stdout, stderr io.Writer) int {

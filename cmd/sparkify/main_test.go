@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -192,7 +193,8 @@ func TestUsage(t *testing.T) {
 	if code, _, stderr := sparkify(t, "nope"); code != exitUsage || !strings.Contains(stderr, `unknown command "nope"`) {
 		t.Errorf("unknown command: got %d %q", code, stderr)
 	}
-	if code, stdout, _ := sparkify(t, "version"); code != exitOK || !strings.HasPrefix(stdout, "sparkify ") {
+	if code, stdout, _ := sparkify(t, "version"); code != exitOK || !strings.HasPrefix(stdout, "sparkify ") ||
+		!strings.Contains(stdout, "go:      "+runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH) {
 		t.Errorf("version: got %d %q", code, stdout)
 	}
 }
