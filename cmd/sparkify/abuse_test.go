@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -32,8 +33,10 @@ func TestMain(m *testing.M) {
 	case "run":
 		os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))
 	case "stuck":
-		// A run whose clean-up never ends: only a second signal can stop it.
+		// A run whose clean-up never ends: only a second signal can stop it. It says when its
+		// handler is in place: before that, a signal kills it the default way.
 		ctx, _ := interruptible(os.Stderr, "etl")
+		fmt.Println("ready")
 		<-ctx.Done()
 		select {}
 	}
@@ -178,18 +181,40 @@ func TestSignalStopsTheRun(t *testing.T) {
 
 // TestSecondSignalExitsAtOnce: when the first signal's clean-up does not end, a second exits.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	c := startChild(t, "stuck")
-	time.Sleep(200 * time.Millisecond) // the child installs its handler first thing
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "SPARKIFY_TEST_CHILD=stuck")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait must come after the reads from the pipe.
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the child did not get ready: %q %v", line, err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		c.code = cmd.ProcessState.ExitCode()
+		close(c.done)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); <-c.done })
 	c.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-c.done:
-		t.Fatalf("the stuck child exited on the first signal: %q", c.stderr.String())
+		t.Fatalf("the stuck child exited on the first signal: %q", stderr.String())
 	case <-time.After(300 * time.Millisecond):
 	}
 	c.cmd.Process.Signal(syscall.SIGINT)
 	c.wait(t, 5*time.Second)
-	if c.code != exitInterrupt || !strings.Contains(c.stderr.String(), "again: exiting now") {
-		t.Errorf("exit %d, stderr %q; want %d and the exit message", c.code, c.stderr.String(), exitInterrupt)
+	if c.code != exitInterrupt || !strings.Contains(stderr.String(), "again: exiting now") {
+		t.Errorf("exit %d, stderr %q; want %d and the exit message", c.code, stderr.String(), exitInterrupt)
 	}
 }
 

@@ -79,7 +79,7 @@ func TestSlowRunLosesItsLock(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		_, err := runLocal(t, "testdata/songs", "testdata/logs", out, func(o *Options) {
-			o.Lease = 300 * time.Millisecond
+			o.Lease = 2 * time.Second // long enough that a loaded machine does not expire it early
 			o.Output = slow
 		})
 		errc <- err
@@ -89,7 +89,7 @@ func TestSlowRunLosesItsLock(t *testing.T) {
 	if _, err := runLocal(t, "testdata/songs", "testdata/logs2", out, nil); !errors.Is(err, run.ErrLocked) {
 		t.Fatalf("run during the slow run's lease: got %v, want ErrLocked", err)
 	}
-	time.Sleep(400 * time.Millisecond) // past the lease: nobody renewed it
+	time.Sleep(2500 * time.Millisecond) // past the lease: nobody renewed it
 	if _, err := runLocal(t, "testdata/songs", "testdata/logs2", out, nil); err != nil {
 		t.Fatalf("run after the slow run's lease ran out: %v", err)
 	}

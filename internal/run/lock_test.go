@@ -95,7 +95,8 @@ func TestRacingAcquirersOneWins(t *testing.T) {
 func TestSlowHolderLosesExpiredLease(t *testing.T) {
 	st := newOutput(t)
 	ctx := context.Background()
-	slow, err := Acquire(ctx, st, "slow", LockOptions{Lease: 100 * time.Millisecond})
+	// Leases of a second: long enough that a loaded CI machine does not expire one by accident.
+	slow, err := Acquire(ctx, st, "slow", LockOptions{Lease: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestSlowHolderLosesExpiredLease(t *testing.T) {
 	if _, err := Acquire(ctx, st, "early", LockOptions{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Acquire during the lease: got %v, want ErrLocked", err)
 	}
-	time.Sleep(150 * time.Millisecond) // the slow holder does not renew: its lease runs out
+	time.Sleep(1200 * time.Millisecond) // the slow holder does not renew: its lease runs out
 	next, err := Acquire(ctx, st, "next", LockOptions{})
 	if err != nil {
 		t.Fatalf("Acquire after the lease ran out: %v", err)
@@ -127,12 +128,12 @@ func TestSlowHolderLosesExpiredLease(t *testing.T) {
 func TestKeepRenewsAndNoticesTakeover(t *testing.T) {
 	st := newOutput(t)
 	ctx := context.Background()
-	l, err := Acquire(ctx, st, "live", LockOptions{Lease: 200 * time.Millisecond})
+	l, err := Acquire(ctx, st, "live", LockOptions{Lease: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kctx := l.Keep(ctx)
-	time.Sleep(700 * time.Millisecond) // three leases
+	time.Sleep(2500 * time.Millisecond) // more than two leases
 	if _, err := Acquire(ctx, st, "other", LockOptions{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Acquire while the holder renews: got %v, want ErrLocked", err)
 	}
