@@ -13,7 +13,7 @@ import (
 func ddlCommand(args []string, stdout, stderr io.Writer) int {
 	of := newOutputFlags("ddl", "Prints the statements that register the five tables of the lake at the output location\nin Athena (Glue), Spark SQL, Trino (Hive connector) or DuckDB.", stderr)
 	dialect := of.fl.String("dialect", "", strings.Join(ddl.Dialects, ", ")+" (required)")
-	job, code, ok := of.load(args, stderr)
+	job, code, ok := of.load(args, stdout, stderr)
 	if !ok {
 		return code
 	}

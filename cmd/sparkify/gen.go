@@ -34,14 +34,11 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	perFile := fl.Int("songs-per-file", 1, "songs per catalog file (1 as in the real data)")
 	dirty := fl.Bool("dirty", false, "inject every kind of bad record the SPEC rejects, and duplicate plays, in numbers written to counts.json")
 	fl.Usage = func() {
-		fmt.Fprint(stderr, "Usage: sparkify gen --out DIR [flags]\n\nWrites a synthetic dataset in exactly the real format.\n\nFlags:\n")
+		fmt.Fprint(fl.Output(), "Usage: sparkify gen --out DIR [flags]\n\nWrites a synthetic dataset in exactly the real format.\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fl, args, stdout, stderr); !ok {
+		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(stderr, "sparkify gen: --out is required")

@@ -30,7 +30,7 @@ func newOutputFlags(name, what string, stderr io.Writer) outputFlags {
 	fl.String("output", "", `output folder or s3://bucket/prefix (default "out")`)
 	fl.String("mode", "", "LOCAL or S3: which section of dl.cfg gives the output (default LOCAL)")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: sparkify %s [flags]\n\n%s\n\nFlags:\n", name, what)
+		fmt.Fprintf(fl.Output(), "Usage: sparkify %s [flags]\n\n%s\n\nFlags:\n", name, what)
 		fl.PrintDefaults()
 	}
 	return o
@@ -38,12 +38,9 @@ func newOutputFlags(name, what string, stderr io.Writer) outputFlags {
 
 // load parses args and loads the settings they, the environment and dl.cfg give; code is the
 // exit status when ok is false.
-func (o outputFlags) load(args []string, stderr io.Writer) (job config.Job, code int, ok bool) {
-	if err := o.fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return job, exitOK, false
-		}
-		return job, exitUsage, false
+func (o outputFlags) load(args []string, stdout, stderr io.Writer) (job config.Job, code int, ok bool) {
+	if code, ok := parseFlags(o.fl, args, stdout, stderr); !ok {
+		return job, code, false
 	}
 	if o.fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", o.fl.Name(), o.fl.Arg(0))
@@ -64,8 +61,8 @@ func (o outputFlags) load(args []string, stderr io.Writer) (job config.Job, code
 }
 
 // open parses args and opens the output store they name; code is the exit status on failure.
-func (o outputFlags) open(args []string, stderr io.Writer) (out storage.Store, code int, ok bool) {
-	job, code, ok := o.load(args, stderr)
+func (o outputFlags) open(args []string, stdout, stderr io.Writer) (out storage.Store, code int, ok bool) {
+	job, code, ok := o.load(args, stdout, stderr)
 	if !ok {
 		return nil, code, false
 	}
@@ -86,7 +83,7 @@ func (o outputFlags) open(args []string, stderr io.Writer) (out storage.Store, c
 func unlock(args []string, stdout, stderr io.Writer) int {
 	of := newOutputFlags("unlock", "Releases the lock of an output whose run died. A lock whose holder looks alive\n(its lease is being renewed) is kept unless --force is given.", stderr)
 	force := of.fl.Bool("force", false, "break the lock even if its holder looks alive (the holder then fails before publishing)")
-	out, code, ok := of.open(args, stderr)
+	out, code, ok := of.open(args, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -111,7 +108,7 @@ func unlock(args []string, stdout, stderr io.Writer) int {
 // recoverOutput finishes an interrupted publish and removes failed runs' staging, under the lock.
 func recoverOutput(args []string, stdout, stderr io.Writer) int {
 	of := newOutputFlags("recover", "Finishes publishing a run that was interrupted after its commit point and removes\nthe staging of failed runs, as sparkify etl does before it starts. Cheap: it reads\nno input.", stderr)
-	out, code, ok := of.open(args, stderr)
+	out, code, ok := of.open(args, stdout, stderr)
 	if !ok {
 		return code
 	}

@@ -118,14 +118,11 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
 	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	fl.Usage = func() {
-		fmt.Fprint(stderr, "Usage: sparkify etl [flags]\n\nSettings come from flags, then SPARKIFY_* environment variables, then --config, then defaults.\n\nFlags:\n")
+		fmt.Fprint(fl.Output(), "Usage: sparkify etl [flags]\n\nSettings come from flags, then SPARKIFY_* environment variables, then --config, then defaults.\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fl, args, stdout, stderr); !ok {
+		return code
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "sparkify etl: unexpected argument %q (inputs are given with --songs and --logs)\n", fl.Arg(0))
