@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/sparkify/lake/internal/config"
 )
 
 // parseFlags parses a command's flags the way a user expects: -h and --help print the usage on
@@ -79,35 +81,9 @@ func flagKind(fl *flag.FlagSet, name string) string {
 	return "valid value"
 }
 
-// closestFlag returns the defined flag nearest to name by edit distance, if it is close enough to
-// be a typo.
+// closestFlag returns the defined flag nearest to name, if it is close enough to be a typo.
 func closestFlag(fl *flag.FlagSet, name string) string {
-	best, bestD := "", 3 // more than two edits is not a typo
-	fl.VisitAll(func(f *flag.Flag) {
-		if d := editDistance(name, f.Name); d < bestD {
-			best, bestD = f.Name, d
-		}
-	})
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	var names []string
+	fl.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return config.Suggest(name, names)
 }

@@ -34,14 +34,3 @@ func TestFlagErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"output", "output", 0}, {"ouptut", "output", 2}, {"songz", "songs", 1}, {"", "abc", 3}, {"workers", "worker", 1}} {
-		if got := editDistance(tc.a, tc.b); got != tc.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)
-		}
-	}
-}

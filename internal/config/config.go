@@ -189,7 +189,7 @@ func checkFlagNames(flags map[string]string) error {
 			continue
 		}
 		hint := ""
-		if c := closest(name, known); c != "" {
+		if c := Suggest(name, known); c != "" {
 			hint = fmt.Sprintf(" (did you mean --%s?)", c)
 		}
 		return &Error{Setting: "flag --" + name, Reason: "unknown flag" + hint}

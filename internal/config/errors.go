@@ -51,9 +51,11 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 // Two edits catch a dropped, doubled or swapped letter without proposing unrelated names.
 const maxSuggestDistance = 2
 
-// closest returns the candidate nearest to name, ignoring case, or "" when none is within
-// maxSuggestDistance. Ties go to the earlier candidate so that the hint is deterministic.
-func closest(name string, candidates []string) string {
+// Suggest returns the candidate nearest to name, ignoring case, when it is close enough to be a
+// typo of it (at most maxSuggestDistance edits; an adjacent swap is one), else "". Ties go to the
+// earlier candidate so that the hint is deterministic. The CLI uses it for flag names too, so
+// every "did you mean" is made the same way.
+func Suggest(name string, candidates []string) string {
 	name = strings.ToUpper(name)
 	best, bestDist := "", maxSuggestDistance+1
 	for _, c := range candidates {

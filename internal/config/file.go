@@ -265,7 +265,7 @@ func scan(path string, data []byte) ([]entry, error) {
 
 // suggestSection returns a " (did you mean [X]?)" hint, or the list of valid sections.
 func suggestSection(name string) string {
-	if c := closest(name, sectionNames()); c != "" {
+	if c := Suggest(name, sectionNames()); c != "" {
 		return fmt.Sprintf(" (did you mean [%s]?)", c)
 	}
 	return " (want [AWS], [PROJECT], [LOCAL] or [S3])"
@@ -284,7 +284,7 @@ func suggestKey(key, section string) string {
 		}
 		slices.Sort(candidates[len(sectionKeys(section)):]) // map order must not pick the hint
 	}
-	if c := closest(key, candidates); c != "" {
+	if c := Suggest(key, candidates); c != "" {
 		return fmt.Sprintf(" (did you mean %s?)", c)
 	}
 	return " (valid keys: " + strings.Join(sectionKeys(section), ", ") + ")"
