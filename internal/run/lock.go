@@ -172,8 +172,19 @@ func processAlive(pid int) bool {
 func (l *Lock) content(now time.Time) []byte {
 	l.holder.RenewedAt = now.UTC()
 	l.holder.Expires = now.Add(l.o.Lease).UTC()
-	b, _ := json.MarshalIndent(l.holder, "", "  ")
+	return l.holder.encode()
+}
+
+// encode is the lock's content when h holds it.
+func (h Holder) encode() []byte {
+	b, _ := json.MarshalIndent(h, "", "  ")
 	return append(b, '\n')
+}
+
+// releasedAt is h, released at now: a lock anyone may take.
+func (h Holder) releasedAt(now time.Time) Holder {
+	h.Released, h.RenewedAt, h.Expires = true, now.UTC(), now.UTC()
+	return h
 }
 
 // Holder returns what the lock says of its holder.
@@ -268,12 +279,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h := l.holder
-	h.Released = true
-	h.RenewedAt = l.o.Now().UTC()
-	h.Expires = h.RenewedAt
-	b, _ := json.MarshalIndent(h, "", "  ")
-	_, err := l.c.ReplaceIfMatch(context.WithoutCancel(ctx), LockFile, append(b, '\n'), l.version)
+	_, err := l.c.ReplaceIfMatch(context.WithoutCancel(ctx), LockFile, l.holder.releasedAt(l.o.Now()).encode(), l.version)
 	if errors.Is(err, storage.ErrPrecondition) {
 		return fmt.Errorf("release lock %s: %w", l.st.Location(LockFile), ErrLockLost)
 	}
@@ -331,10 +337,7 @@ func Break(ctx context.Context, st storage.Store, force bool, now time.Time) (Ho
 			return h, false, fmt.Errorf("%w: %s renewed its lease %s ago; if it is stuck or dead, sparkify unlock --force (it will then fail before publishing)",
 				ErrLockLive, h, now.Sub(h.RenewedAt).Round(time.Second))
 		}
-		released := h
-		released.Released, released.RenewedAt, released.Expires = true, now.UTC(), now.UTC()
-		b, _ := json.MarshalIndent(released, "", "  ")
-		if _, err := c.ReplaceIfMatch(ctx, LockFile, append(b, '\n'), version); errors.Is(err, storage.ErrPrecondition) {
+		if _, err := c.ReplaceIfMatch(ctx, LockFile, h.releasedAt(now).encode(), version); errors.Is(err, storage.ErrPrecondition) {
 			continue
 		} else if err != nil {
 			return h, false, err

@@ -106,7 +106,7 @@ func (r *Run) End(ctx context.Context, err error) error {
 		return err
 	}
 	r.ended = true
-	if err != nil && context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), ErrLockLost) {
+	if err != nil && errors.Is(context.Cause(ctx), ErrLockLost) {
 		err = context.Cause(ctx)
 	}
 	bg := context.WithoutCancel(ctx)
