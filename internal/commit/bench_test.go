@@ -51,7 +51,7 @@ func BenchmarkPublishWindow(b *testing.B) {
 		_ = contents
 		b.StartTimer()
 		st.first, st.last = time.Time{}, time.Time{}
-		if err := rollForward(ctx, st, id); err != nil {
+		if err := rollForward(ctx, st, id, false); err != nil {
 			b.Fatal(err)
 		}
 		window += st.last.Sub(st.first)

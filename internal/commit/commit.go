@@ -115,9 +115,8 @@ func Publish(ctx context.Context, st storage.Store, runID string, dirs []Dir, ma
 			return true, fmt.Errorf("commit: sync %s: %w (the run is committed: the next run on this output finishes publishing it)", st.Location(stg), err)
 		}
 	}
-	if err := rollForward(ctx, st, runID); errors.Is(err, ErrStagingChanged) {
-		return false, err // rollForward discarded the run: nothing was published
-	} else if err != nil {
+	// The staging was checked just before the marker: the roll-forward need not list it again.
+	if err := rollForward(ctx, st, runID, true); err != nil {
 		return true, fmt.Errorf("%w (the run is committed: the next run on this output, or sparkify recover, finishes publishing it)", err)
 	}
 	return true, nil
@@ -165,8 +164,10 @@ func Discard(ctx context.Context, st storage.Store, runID string) error {
 }
 
 // rollForward finishes publishing a run whose commit marker is written. Every step can be
-// repeated, so a roll-forward interrupted at any point can be run again.
-func rollForward(ctx context.Context, st storage.Store, runID string) error {
+// repeated, so a roll-forward interrupted at any point can be run again. checked says the caller
+// has just verified the staging against what the run wrote (Publish does, before its marker);
+// otherwise it is verified here before the first move.
+func rollForward(ctx context.Context, st storage.Store, runID string, checked bool) error {
 	stg := Staging(runID)
 	raw, err := storage.ReadFile(ctx, st, stg+"/"+markerFile)
 	if err != nil {
@@ -181,7 +182,7 @@ func rollForward(ctx context.Context, st storage.Store, runID string) error {
 	if started, err := storage.Exists(ctx, st, stg+"/"+startedFile); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	} else if !started {
-		if m.Contents != nil {
+		if !checked && m.Contents != nil {
 			if err := verifyStaging(ctx, st, stg, m.Contents); err != nil {
 				if derr := Discard(ctx, st, runID); derr != nil {
 					return fmt.Errorf("%w; and removing it: %w", err, derr)
@@ -376,7 +377,7 @@ func Recover(ctx context.Context, st storage.Store) (Recovered, error) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		if runs[id] {
-			err := rollForward(ctx, st, id)
+			err := rollForward(ctx, st, id, false)
 			if errors.Is(err, ErrStagingChanged) {
 				// Its staging was removed under it: it never published, and is gone now.
 				rec.Discarded = append(rec.Discarded, id)
