@@ -224,14 +224,7 @@ func athena(w *bufio.Writer, location string, tables []tableDef) {
 		w.WriteString(")\n")
 		parts := t.partitions()
 		if len(parts) > 0 {
-			w.WriteString("PARTITIONED BY (")
-			for i, p := range parts {
-				if i > 0 {
-					w.WriteString(", ")
-				}
-				fmt.Fprintf(w, "`%s` %s", p.name, hiveType(p.kind))
-			}
-			w.WriteString(")\n")
+			fmt.Fprintf(w, "PARTITIONED BY (%s)\n", joinColumns(parts, func(p column) string { return "`" + p.name + "` " + hiveType(p.kind) }))
 		}
 		fmt.Fprintf(w, "STORED AS PARQUET\nLOCATION %s", quoteBackslash(loc))
 		switch {
@@ -272,14 +265,7 @@ func spark(w *bufio.Writer, location string, tables []tableDef) {
 		w.WriteString(")\nUSING parquet\n")
 		parts := t.partitions()
 		if len(parts) > 0 {
-			w.WriteString("PARTITIONED BY (")
-			for i, p := range parts {
-				if i > 0 {
-					w.WriteString(", ")
-				}
-				fmt.Fprintf(w, "`%s`", p.name)
-			}
-			w.WriteString(")\n")
+			fmt.Fprintf(w, "PARTITIONED BY (%s)\n", joinColumns(parts, func(p column) string { return "`" + p.name + "`" }))
 		}
 		fmt.Fprintf(w, "LOCATION %s;\n", quoteBackslash(location+"/"+t.name))
 		if len(parts) > 0 {
@@ -311,14 +297,7 @@ func trino(w *bufio.Writer, location string, tables []tableDef) {
 		fmt.Fprintf(w, ")\nWITH (\n  external_location = %s,\n  format = 'PARQUET'", quoteDoubled(location+"/"+t.name))
 		parts := t.partitions()
 		if len(parts) > 0 {
-			w.WriteString(",\n  partitioned_by = ARRAY[")
-			for i, p := range parts {
-				if i > 0 {
-					w.WriteString(", ")
-				}
-				w.WriteString(quoteDoubled(p.name))
-			}
-			w.WriteString("]")
+			fmt.Fprintf(w, ",\n  partitioned_by = ARRAY[%s]", joinColumns(parts, func(p column) string { return quoteDoubled(p.name) }))
 		}
 		w.WriteString("\n);\n")
 		if len(parts) > 0 {
@@ -357,14 +336,8 @@ func duckdb(w *bufio.Writer, location string, tables []tableDef) {
 			fmt.Fprintf(w, "FROM read_parquet(%s, hive_partitioning = false);\n", quoteDoubled(location+"/"+t.name+"/*.parquet"))
 			continue
 		}
-		fmt.Fprintf(w, "FROM read_parquet(%s, hive_partitioning = true, hive_types = {", quoteDoubled(location+"/"+t.name+"/**/*.parquet"))
-		for i, p := range parts {
-			if i > 0 {
-				w.WriteString(", ")
-			}
-			fmt.Fprintf(w, "%s: %s", quoteDoubled(p.name), duckdbType(p.kind))
-		}
-		w.WriteString("});\n")
+		fmt.Fprintf(w, "FROM read_parquet(%s, hive_partitioning = true, hive_types = {%s});\n", quoteDoubled(location+"/"+t.name+"/**/*.parquet"),
+			joinColumns(parts, func(p column) string { return quoteDoubled(p.name) + ": " + duckdbType(p.kind) }))
 	}
 }
 
@@ -384,4 +357,14 @@ func columnList(w *bufio.Writer, t tableDef, withPartitions bool, quote string, 
 		}
 		fmt.Fprintf(w, "  %s%s%s %s%s\n", quote, c.name, quote, typ(c.kind), sep)
 	}
+}
+
+// joinColumns spells each column with spell and joins them with ", ": the partition lists of
+// every dialect.
+func joinColumns(cols []column, spell func(column) string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = spell(c)
+	}
+	return strings.Join(parts, ", ")
 }
