@@ -12,7 +12,11 @@ import (
 // ddlCommand prints the statements that register a lake's tables in an analyst's tool.
 func ddlCommand(args []string, stdout, stderr io.Writer) int {
 	of := newOutputFlags("ddl", "Prints the statements that register the five tables of the lake at the output location\nin Athena (Glue), Spark SQL, Trino (Hive connector) or DuckDB.", stderr)
-	dialect := of.fl.String("dialect", "", strings.Join(ddl.Dialects, ", ")+" (required)")
+	dialect := of.fl.String("dialect", "", "the tool: "+strings.Join(ddl.Dialects, ", ")+" (required)")
+	of.help.types["dialect"] = "DIALECT"
+	of.help.after = `Examples:
+  sparkify ddl --dialect duckdb > views.sql && duckdb -init views.sql
+  sparkify ddl --dialect athena --output s3://lake/v1     then run it in the Athena console`
 	job, code, ok := of.load(args, stdout, stderr)
 	if !ok {
 		return code

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,6 +33,51 @@ func TestFlagErrors(t *testing.T) {
 		code, stdout, stderr := sparkify(t, cmd, "--help")
 		if code != exitOK || !strings.HasPrefix(stdout, "Usage: sparkify "+cmd) || stderr != "" {
 			t.Errorf("%s --help: exit %d, stdout %.40q, stderr %q; want the usage on stdout", cmd, code, stdout, stderr)
+		}
+	}
+}
+
+// TestHelp: every command's help lists each flag once, with its value's kind and its text on
+// the same line; etl's puts every flag in a named group and ends with examples and exit statuses.
+func TestHelp(t *testing.T) {
+	flagLine := regexp.MustCompile(`^  --([a-z0-9-]+)( [A-Za-z|:=-]+)? +\S`)
+	for _, cmd := range []string{"etl", "gen", "ddl", "unlock", "recover"} {
+		_, stdout, _ := sparkify(t, cmd, "--help")
+		seen := map[string]int{}
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(line, "  --") {
+				m := flagLine.FindStringSubmatch(line)
+				if m == nil {
+					t.Errorf("%s --help: flag line without its text: %q", cmd, line)
+					continue
+				}
+				seen[m[1]]++
+			}
+		}
+		if len(seen) < 3 {
+			t.Errorf("%s --help lists %d flags:\n%s", cmd, len(seen), stdout)
+		}
+		for name, n := range seen {
+			if n != 1 {
+				t.Errorf("%s --help lists --%s %d times", cmd, name, n)
+			}
+		}
+		if cmd != "etl" {
+			continue
+		}
+		for _, want := range []string{"\nInput and output:\n", "\nRun:\n", "\nS3:\n", "\nBeam:\n",
+			"\nLogging and diagnostics:\n", "\nExamples:\n", "\nExit status:\n", "  --output LOCATION  ", "  --workers N  "} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("etl --help lacks %q", want)
+			}
+		}
+		if strings.Contains(stdout, "Other flags") {
+			t.Errorf("etl --help has flags in no group:\n%s", stdout)
+		}
+		for _, code := range []int{exitOK, exitFailure, exitUsage, exitInput, exitRejected, exitLocked, exitInterrupt} {
+			if !regexp.MustCompile(fmt.Sprintf(`(?m)^  %d +\S`, code)).MatchString(stdout) {
+				t.Errorf("etl --help does not explain exit status %d", code)
+			}
 		}
 	}
 }

@@ -22,21 +22,26 @@ const countsFile = "counts.json"
 func generate(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("sparkify gen", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	out := fl.String("out", "", "folder to write song_data/, log_data/ and counts.json into (required)")
+	out := fl.String("out", "", "the folder to write into (required)")
 	songs := fl.Int("songs", 20_000, "songs in the catalog")
 	artists := fl.Int("artists", 0, "artists (default: about songs/3)")
 	events := fl.Int("events", 1_000_000, "lines of the event log")
 	users := fl.Int("users", 1_000, "users")
 	days := fl.Int("days", 30, "daily log files")
-	start := fl.String("start", "2018-11-01", "first day (UTC), YYYY-MM-DD")
+	start := fl.String("start", "2018-11-01", "the first day (UTC)")
 	seed := fl.Uint64("seed", 1, "random seed: the same seed and options write the same bytes")
 	match := fl.Float64("match-share", 0.3, "share of plays whose song and artist are in the catalog")
 	perFile := fl.Int("songs-per-file", 1, "songs per catalog file (1 as in the real data)")
-	dirty := fl.Bool("dirty", false, "inject every kind of bad record the SPEC rejects, and duplicate plays, in numbers written to counts.json")
-	fl.Usage = func() {
-		fmt.Fprint(fl.Output(), "Usage: sparkify gen --out DIR [flags]\n\nWrites a synthetic dataset in exactly the real format.\n\nFlags:\n")
-		fl.PrintDefaults()
-	}
+	dirty := fl.Bool("dirty", false, "inject every kind of bad record the SPEC rejects, and duplicate plays,\nin numbers written to counts.json")
+	commandHelp{
+		usage: "sparkify gen --out DIR [flags]",
+		about: "Writes a synthetic dataset in exactly the real format (song_data/ and log_data/), at any\nscale, and counts.json with what it wrote; the same options and seed write the same bytes.",
+		types: map[string]string{"out": "DIR", "start": "YYYY-MM-DD", "match-share": "SHARE"},
+		after: `Examples:
+  sparkify gen --out /tmp/data                            20,000 songs, 1,000,000 events in 30 days
+  sparkify gen --out /tmp/small --songs 2000 --events 100000
+  sparkify gen --out /tmp/dirty --dirty                   with every kind of bad record, counted`,
+	}.install(fl)
 	if code, ok := parseFlags(fl, args, stdout, stderr); !ok {
 		return code
 	}

@@ -20,25 +20,25 @@ import (
 type outputFlags struct {
 	fl      *flag.FlagSet
 	cfgPath *string
+	help    commandHelp // a command may add to it before load
 }
 
 func newOutputFlags(name, what string, stderr io.Writer) outputFlags {
 	fl := flag.NewFlagSet("sparkify "+name, flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	o := outputFlags{fl: fl}
-	o.cfgPath = fl.String("config", "", "read settings from this dl.cfg (INI) file; env SPARKIFY_CONFIG")
-	fl.String("output", "", `output folder or s3://bucket/prefix (default "out")`)
-	fl.String("mode", "", "LOCAL or S3: which section of dl.cfg gives the output (default LOCAL)")
-	fl.Usage = func() {
-		fmt.Fprintf(fl.Output(), "Usage: sparkify %s [flags]\n\n%s\n\nFlags:\n", name, what)
-		fl.PrintDefaults()
-	}
+	o.cfgPath = fl.String("config", "", "read settings from this dl.cfg (INI) `FILE`; env SPARKIFY_CONFIG")
+	fl.String("output", "", "the output: a folder or s3://bucket/prefix (default: out)")
+	fl.String("mode", "", "the section of dl.cfg that gives the output (default: LOCAL)")
+	o.help = commandHelp{usage: "sparkify " + name + " [flags]", about: what,
+		types: map[string]string{"output": "LOCATION", "mode": "LOCAL|S3"}}
 	return o
 }
 
 // load parses args and loads the settings they, the environment and dl.cfg give; code is the
 // exit status when ok is false.
 func (o outputFlags) load(args []string, stdout, stderr io.Writer) (job config.Job, code int, ok bool) {
+	o.help.install(o.fl)
 	if code, ok := parseFlags(o.fl, args, stdout, stderr); !ok {
 		return job, code, false
 	}
