@@ -45,6 +45,9 @@ type File struct {
 	Name string // object name in the root's store
 	Path string // name relative to the root: what records cite and what orders them
 	Size int64  // stored (possibly compressed) size
+	// Version is the store's identity of this content (storage.Object.Version): an incremental
+	// run compares it with what it loaded before.
+	Version string
 }
 
 // ErrInput is matched (errors.Is) by every error this package returns about an input: a path or
@@ -341,7 +344,7 @@ func (r *Root) Scan(ctx context.Context) (Listing, error) {
 			rel = strings.TrimPrefix(strings.TrimPrefix(o.Name, r.Prefix), "/")
 		}
 		if ok, why := r.classify(rel, o.Skip); ok {
-			l.Files = append(l.Files, File{Name: o.Name, Path: rel, Size: o.Size})
+			l.Files = append(l.Files, File{Name: o.Name, Path: rel, Size: o.Size, Version: o.Version})
 		} else if why != "" {
 			l.Skipped = append(l.Skipped, Skipped{Name: o.Name, Path: rel, Reason: why})
 		}

@@ -63,7 +63,7 @@ func (f *FS) List(ctx context.Context, prefix string, fn func(Object) error) err
 		if err != nil {
 			return err
 		}
-		return fn(Object{Name: path.Clean(p), Size: info.Size()})
+		return fn(Object{Name: path.Clean(p), Size: info.Size(), Version: modVersion(info)})
 	})
 	return err
 }
@@ -77,7 +77,7 @@ func (f *FS) Stat(_ context.Context, name string) (Object, error) {
 	if info.IsDir() {
 		return Object{}, &fs.PathError{Op: "stat", Path: f.Location(name), Err: fs.ErrNotExist}
 	}
-	return Object{Name: name, Size: info.Size()}, nil
+	return Object{Name: name, Size: info.Size(), Version: modVersion(info)}, nil
 }
 
 // Open implements Store.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -174,8 +175,12 @@ func entry(p string, info fs.FileInfo) (Object, error) {
 	if !info.Mode().IsRegular() {
 		return Object{Skip: SkipNotRegular}, nil
 	}
-	return Object{Size: info.Size()}, nil
+	return Object{Size: info.Size(), Version: modVersion(info)}, nil
 }
+
+// modVersion is Object.Version for a file system: its modification time, to the nanosecond the
+// file system keeps.
+func modVersion(info fs.FileInfo) string { return strconv.FormatInt(info.ModTime().UnixNano(), 10) }
 
 // Stat implements Store.
 func (l *Local) Stat(_ context.Context, name string) (Object, error) {
@@ -190,7 +195,7 @@ func (l *Local) Stat(_ context.Context, name string) (Object, error) {
 	if info.IsDir() {
 		return Object{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
 	}
-	return Object{Name: name, Size: info.Size()}, nil
+	return Object{Name: name, Size: info.Size(), Version: modVersion(info)}, nil
 }
 
 // Open implements Store.

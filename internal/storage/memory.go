@@ -94,7 +94,7 @@ func (m *Memory) List(ctx context.Context, prefix string, fn func(Object) error)
 	m.mu.Lock()
 	for name, o := range m.objs {
 		if below(name, prefix) {
-			objs = append(objs, Object{Name: name, Size: int64(len(o.data))})
+			objs = append(objs, Object{Name: name, Size: int64(len(o.data)), Version: strconv.FormatUint(o.gen, 10)})
 		}
 	}
 	m.mu.Unlock()
@@ -128,7 +128,7 @@ func (m *Memory) Stat(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Name: name, Size: int64(len(o.data))}, nil
+	return Object{Name: name, Size: int64(len(o.data)), Version: strconv.FormatUint(o.gen, 10)}, nil
 }
 
 // Open implements Store.

@@ -20,6 +20,11 @@ import (
 type Object struct {
 	Name string // slash-separated, relative to the store's root
 	Size int64
+	// Version tells one content of the object from another, as far as the store can without
+	// reading it: the ETag on S3, the modification time in nanoseconds on a disk or in a zip, a
+	// write counter in memory. An incremental run compares it with what it loaded before, so that
+	// a file rewritten in place is not taken for the one already loaded.
+	Version string
 	// Skip is non-empty for an entry that exists but is not a readable object: one of the Skip*
 	// reasons. List passes such entries so that nothing below a prefix goes unseen; readers
 	// count them and move on, and whoever removes or tests for objects treats them as existing.

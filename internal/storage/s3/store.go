@@ -172,7 +172,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Object)
 	emit := func(o types.Object) error {
 		mu.Lock()
 		defer mu.Unlock()
-		return fn(storage.Object{Name: s.name(aws.ToString(o.Key)), Size: aws.ToInt64(o.Size)})
+		return fn(storage.Object{Name: s.name(aws.ToString(o.Key)), Size: aws.ToInt64(o.Size), Version: aws.ToString(o.ETag)})
 	}
 	base := s.key(prefix)
 	if prefix != "" {
@@ -247,7 +247,7 @@ func (s *Store) Stat(ctx context.Context, name string) (storage.Object, error) {
 	if err != nil {
 		return storage.Object{}, s.wrap("stat", name, err)
 	}
-	return storage.Object{Name: name, Size: aws.ToInt64(out.ContentLength)}, nil
+	return storage.Object{Name: name, Size: aws.ToInt64(out.ContentLength), Version: aws.ToString(out.ETag)}, nil
 }
 
 // Open implements storage.Store. The body streams from S3; when the connection breaks part-way,

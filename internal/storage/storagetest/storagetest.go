@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/sparkify/lake/internal/storage"
 )
@@ -41,6 +42,35 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		o, err := st.Stat(ctx, "a/b/c.txt")
 		if err != nil || o.Size != 5 || o.Name != "a/b/c.txt" {
 			t.Errorf("stat: got %+v, %v", o, err)
+		}
+	})
+	t.Run("version tells a rewritten object from the one listed before", func(t *testing.T) {
+		st := newStore(t)
+		version := func() string {
+			t.Helper()
+			var listed string
+			if err := st.List(ctx, "v", func(o storage.Object) error { listed = o.Version; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			o, err := st.Stat(ctx, "v/f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if listed == "" || listed != o.Version {
+				t.Fatalf("list gives version %q, stat %q: want the same, not empty", listed, o.Version)
+			}
+			return listed
+		}
+		put(t, st, "v/f", "same size 1")
+		first := version()
+		if again := version(); again != first {
+			t.Errorf("version changed without a write: %q then %q", first, again)
+		}
+		// A disk's modification times advance by the kernel's clock tick (a few milliseconds).
+		time.Sleep(20 * time.Millisecond)
+		put(t, st, "v/f", "same size 2")
+		if second := version(); second == first {
+			t.Errorf("an object rewritten with the same size keeps its version %q", first)
 		}
 	})
 	t.Run("object is invisible until Close and Abort leaves the old one", func(t *testing.T) {
