@@ -60,6 +60,17 @@ type Result struct {
 	Bytes      int64    `json:"bytes"`
 	Partitions int      `json:"partitions"`
 	Names      []string `json:"-"` // object names written, relative to the table folder
+	// Parts is what was written in each partition folder ("" for an unpartitioned table), in
+	// partition order: an incremental run publishes partition folders one by one.
+	Parts []Part `json:"-"`
+}
+
+// Part is what was written in one partition folder.
+type Part struct {
+	Name  string // the partition's path below the table folder, e.g. year=2018/month=11
+	Rows  int64
+	Files int
+	Bytes int64
 }
 
 // Table writes rows, already in their final order, under dir: one folder per partition (as
@@ -144,7 +155,8 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
-	for _, r := range partRes {
+	for i, r := range partRes {
+		res.Parts = append(res.Parts, Part{Name: parts[i], Rows: r.Rows, Files: r.Files, Bytes: r.Bytes})
 		res.Rows += r.Rows
 		res.Files += r.Files
 		res.Bytes += r.Bytes

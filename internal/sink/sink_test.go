@@ -78,3 +78,37 @@ func TestCompressionCodecs(t *testing.T) {
 		t.Error("unknown codec accepted")
 	}
 }
+
+// TestPartsAddUpPerFolder: Result.Parts says what each partition folder holds, as the store
+// lists it, so that an incremental run can publish partition folders one by one.
+func TestPartsAddUpPerFolder(t *testing.T) {
+	st := storage.NewMemory(storage.MemoryOptions{})
+	var rows []table.Time
+	for i := range 3000 {
+		month := int32(10 + i%3)
+		rows = append(rows, table.Time{StartTime: int64(i), Year: 2018, Month: month})
+	}
+	res, err := Table(context.Background(), st, "time", rows, (*table.Time).Partition, Options{Compression: "none", TargetFileSize: 2 << 10, RowGroupRows: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Parts) != 3 || res.Parts[0].Name != "year=2018/month=10" || res.Parts[2].Name != "year=2018/month=12" {
+		t.Fatalf("parts %+v", res.Parts)
+	}
+	for _, p := range res.Parts {
+		var files int
+		var bytes int64
+		err := st.List(context.Background(), "time/"+p.Name, func(o storage.Object) error {
+			files++
+			bytes += o.Size
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Rows != 1000 || p.Files != files || p.Bytes != bytes || files == 0 {
+			t.Errorf("%s: result says %d rows, %d files, %d bytes; the store holds %d files, %d bytes (want 1000 rows)",
+				p.Name, p.Rows, p.Files, p.Bytes, files, bytes)
+		}
+	}
+}
