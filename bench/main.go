@@ -50,7 +50,15 @@ func main() {
 	sizeName := flag.String("size", "S", "XS, S (20k songs, 1M events) or M (100k songs, 5M events)")
 	runs := flag.Int("runs", 3, "runs of each engine; the median is reported")
 	dataRoot := flag.String("data", filepath.Join(os.TempDir(), "sparkify-bench"), "where generated data and outputs go")
+	incremental := flag.Bool("incremental", false, "instead: time the incremental run that adds a day to 29 and to 59 loaded days, against a full run (20k songs, ~33k events a day)")
 	flag.Parse()
+	if *incremental {
+		if err := runIncremental(*runs, *dataRoot); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*sizeName, *runs, *dataRoot); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -262,4 +270,176 @@ func compare(a, b string) (bool, string, error) {
 		fmt.Fprintf(&detail, "\n- %s: %d rows; only in sparkify's output: %d; only in DuckDB's: %d", t, rows, onlyA, onlyB)
 	}
 	return same, detail.String(), nil
+}
+
+// runIncremental measures what --incremental is for: for a history of 30 and of 60 days (20,000
+// songs, about 33,000 events a day, the S size's rate), the lake is loaded with all days but the
+// last, untimed; then the incremental run that adds the last day (from a copy of that lake, each
+// run) is timed against a full run over all the days, in the same harness.
+func runIncremental(runs int, root string) error {
+	bin := filepath.Join(root, "sparkify")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sparkify")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build sparkify: %v\n%s", err, out)
+	}
+	timed := func(name string, args ...string) (time.Duration, int64, error) {
+		dropCaches()
+		start := time.Now()
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", name, err)
+		}
+		d := time.Since(start)
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+		fmt.Fprintf(os.Stderr, "%s: %.2fs, %d MiB peak RSS\n", name, d.Seconds(), rss>>10)
+		return d, rss, nil
+	}
+	type row struct {
+		days           int
+		inc, full      result
+		newDay, allLog int64
+	}
+	var rows []row
+	for _, days := range []int{30, 60} {
+		data := filepath.Join(root, fmt.Sprintf("inc-%d", days))
+		if _, err := os.Stat(filepath.Join(data, "counts.json")); err != nil {
+			os.RemoveAll(data)
+			cmd := exec.Command(bin, "gen", "--out", data, "--songs", "20000", "--events", fmt.Sprint(33_333*days),
+				"--users", "1000", "--days", fmt.Sprint(days), "--seed", "1")
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("gen: %w", err)
+			}
+		}
+		var logs []string
+		err := filepath.WalkDir(filepath.Join(data, "log_data"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				logs = append(logs, p)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		slices.Sort(logs)
+		// The input: every song file and all days but the last, as hard links; the lake loaded
+		// from it; then the last day.
+		in := filepath.Join(root, fmt.Sprintf("inc-%d-in", days))
+		base := filepath.Join(root, fmt.Sprintf("inc-%d-base", days))
+		os.RemoveAll(in)
+		os.RemoveAll(base)
+		link := func(p string) error {
+			rel, _ := filepath.Rel(data, p)
+			to := filepath.Join(in, rel)
+			if err := os.MkdirAll(filepath.Dir(to), 0o777); err != nil {
+				return err
+			}
+			return os.Link(p, to)
+		}
+		if err := filepath.WalkDir(filepath.Join(data, "song_data"), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			return link(p)
+		}); err != nil {
+			return err
+		}
+		for _, p := range logs[:len(logs)-1] {
+			if err := link(p); err != nil {
+				return err
+			}
+		}
+		songs, logDir := filepath.Join(in, "song_data"), filepath.Join(in, "log_data")
+		if _, _, err := timed(fmt.Sprintf("load %d days (untimed)", days-1), "etl", "--songs", songs, "--logs", logDir, "--output", base, "--quiet", "--incremental"); err != nil {
+			return err
+		}
+		if err := link(logs[len(logs)-1]); err != nil {
+			return err
+		}
+		r := row{days: days, inc: result{name: "incremental"}, full: result{name: "full"}}
+		if st, err := os.Stat(logs[len(logs)-1]); err == nil {
+			r.newDay = st.Size()
+		}
+		r.allLog, _ = dirBytes(logDir)
+		for i := range runs {
+			work := filepath.Join(root, fmt.Sprintf("inc-%d-work", days))
+			os.RemoveAll(work)
+			if out, err := exec.Command("cp", "-a", base, work).CombinedOutput(); err != nil {
+				return fmt.Errorf("copy the lake: %v: %s", err, out)
+			}
+			d, rss, err := timed(fmt.Sprintf("%d days: incremental run %d", days, i+1), "etl", "--songs", songs, "--logs", logDir, "--output", work, "--quiet", "--incremental")
+			if err != nil {
+				return err
+			}
+			r.inc.times, r.inc.rss = append(r.inc.times, d), max(r.inc.rss, rss)
+			full := filepath.Join(root, fmt.Sprintf("inc-%d-full", days))
+			os.RemoveAll(full)
+			d, rss, err = timed(fmt.Sprintf("%d days: full run %d", days, i+1), "etl", "--songs", songs, "--logs", logDir, "--output", full, "--quiet")
+			if err != nil {
+				return err
+			}
+			r.full.times, r.full.rss = append(r.full.times, d), max(r.full.rss, rss)
+			if i == runs-1 {
+				same, detail, err := compareTables(work, full)
+				if err != nil {
+					return err
+				}
+				if !same {
+					return fmt.Errorf("%d days: the incremental lake differs from the full run's: %s", days, detail)
+				}
+			}
+		}
+		rows = append(rows, r)
+	}
+	fmt.Printf("\n### Incremental: adding day N to N-1 loaded days (20,000 songs, ~33,000 events a day), %d runs (median)\n\n", runs)
+	fmt.Println("| history | new day | all logs | incremental | full run | incremental / full | peak RSS incremental | peak RSS full |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %d days | %.1f MiB | %.0f MiB | %.2f s | %.2f s | %.3f | %d MiB | %d MiB |\n", r.days,
+			float64(r.newDay)/(1<<20), float64(r.allLog)/(1<<20), r.inc.median().Seconds(), r.full.median().Seconds(),
+			r.inc.median().Seconds()/r.full.median().Seconds(), r.inc.rss>>10, r.full.rss>>10)
+	}
+	fmt.Println("\nThe incremental lake's table files are byte-identical to the full run's (checked on the last run).")
+	return nil
+}
+
+// compareTables tells whether two lakes hold the same table files, byte for byte.
+func compareTables(a, b string) (bool, string, error) {
+	files := func(dir string) (map[string]string, error) {
+		out := map[string]string{}
+		for _, t := range []string{"songplays", "users", "songs", "artists", "time"} {
+			err := filepath.WalkDir(filepath.Join(dir, t), func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(p)
+				rel, _ := filepath.Rel(dir, p)
+				out[rel] = string(data)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	fa, err := files(a)
+	if err != nil {
+		return false, "", err
+	}
+	fb, err := files(b)
+	if err != nil {
+		return false, "", err
+	}
+	for name, data := range fb {
+		if fa[name] != data {
+			return false, name, nil
+		}
+	}
+	if len(fa) != len(fb) {
+		return false, fmt.Sprintf("%d files against %d", len(fa), len(fb)), nil
+	}
+	return true, "", nil
 }

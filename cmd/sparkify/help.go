@@ -113,7 +113,7 @@ Settings come from flags, then SPARKIFY_* environment variables (SPARKIFY_OUTPUT
 --config file (dl.cfg), then defaults.`,
 	groups: []flagGroup{
 		{title: "Input and output", names: []string{"songs", "logs", "output", "config", "mode"}},
-		{title: "Run", names: []string{"workers", "max-rejected-ratio", "compression", "no-repair-text"}},
+		{title: "Run", names: []string{"incremental", "workers", "max-rejected-ratio", "compression", "no-repair-text"}},
 		{title: "S3", names: []string{"s3-concurrency"},
 			note: "Credentials, region and endpoint: [AWS] in dl.cfg (see dl.cfg.example), else the AWS\n" +
 				"SDK's usual chain (environment, profiles, instance roles)."},
@@ -128,6 +128,8 @@ Settings come from flags, then SPARKIFY_* environment variables (SPARKIFY_OUTPUT
   sparkify etl --songs data/song_data --logs data/log_data --output /tmp/lake
   sparkify etl --songs s3://raw/song_data --logs s3://raw/log_data --output s3://lake/v1
   sparkify etl --config dl.cfg --mode S3          locations and credentials from dl.cfg
+  sparkify etl --songs s3://raw/song_data --logs s3://raw/log_data --output s3://lake/v1 --incremental
+                                                  a daily run: only the files loaded since yesterday
   sparkify etl --engine beam                      the same tables, on Apache Beam (Prism)
 
 Exit status:

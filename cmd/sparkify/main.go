@@ -113,6 +113,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	endpoint := fl.String("endpoint", "", "the Beam job server of the flink, spark or universal runner")
 	var beamOpts beamOptions
 	fl.Var(&beamOpts, "beam-opt", "a Beam pipeline option (repeatable), e.g. project=P, region=R,\nstaging_location=gs://B/staging, environment_type=LOOPBACK")
+	fl.Bool("incremental", false, "load only the input files this output has not loaded yet (a daily run);\nthe tables are those a full run would write; env SPARKIFY_INCREMENTAL")
 	noRepair := fl.Bool("no-repair-text", false, "keep text as logged: do not undo mojibake (UTF-8 encoded twice or more)\nin titles, names and places")
 	quiet := fl.Bool("quiet", false, "print nothing but errors")
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
@@ -137,6 +138,10 @@ func etl(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if job.Engine == "beam" && job.Incremental {
+		fmt.Fprintln(stderr, "sparkify etl: --incremental runs on the local engine only; the beam engine rebuilds the lake in full (drop --incremental or --engine beam)")
+		return exitUsage
+	}
 	if job.Engine == "beam" {
 		// Without a job server these runners would try to download and start one.
 		if (job.Runner == "flink" || job.Runner == "spark" || job.Runner == "universal") && *endpoint == "" {
@@ -259,6 +264,7 @@ func runJob(ctx context.Context, job config.Job, noRepair bool, logger *slog.Log
 		Progress:         p,
 		Retries:          remote.Retries,
 		NoRepairText:     noRepair,
+		Incremental:      job.Incremental,
 	})
 }
 

@@ -220,3 +220,22 @@ func TestGenThenEtl(t *testing.T) {
 		t.Errorf("gen without --out: got %d", code)
 	}
 }
+
+// TestIncrementalCLI: --incremental's first run is a full load, the next one with nothing new
+// says so and touches nothing; the Beam engine refuses it in one line.
+func TestIncrementalCLI(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := sparkify(t, "etl", "--output", out, "--incremental")
+	if code != exitOK || !strings.Contains(stdout, "incremental: full load of 80 song files and 3 log files") {
+		t.Fatalf("first run: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+	t.Setenv("SPARKIFY_INCREMENTAL", "true")
+	code, stdout, stderr = sparkify(t, "etl", "--output", out)
+	if code != exitOK || !strings.Contains(stdout, "incremental: no new input file (80 song files and 3 log files loaded before): nothing to do") {
+		t.Fatalf("second run: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = sparkify(t, "etl", "--output", out, "--engine", "beam")
+	if code != exitUsage || stdout != "" || !strings.Contains(stderr, "--incremental runs on the local engine only") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("beam: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

@@ -2,10 +2,14 @@
 //
 // A run writes everything under _staging/<run-id>/ in the output store. Publishing then writes a
 // commit marker — the commit point — and moves each staged folder into place, keeping the folder
-// it replaces under the staging folder until the end. A run that fails or is killed before the
-// commit point leaves the previous tables untouched, and the next run discards its staging; one
-// killed after it is rolled forward by the next run, which finishes the moves. Either way readers
-// never see a mix of two runs' files inside one table folder, and _SUCCESS and _manifest.json are
+// it replaces under the staging folder until the end. A folder is a whole table, or a partition
+// of one (songplays/year=2018/month=12) when an incremental run replaces only some: the table's
+// other partitions are left as they are. A run that fails or is killed before the commit point
+// leaves the previous tables untouched, and the next run discards its staging; one killed after
+// it is rolled forward by the next run, which finishes the moves. Either way, once the output is
+// recovered it holds exactly one run's folders. On a local disk, which renames a folder at once,
+// a reader never sees a mix of two runs' files inside one folder; on an object store, which
+// cannot, a folder holds such a mix while its files are copied. _SUCCESS and _manifest.json are
 // written last.
 //
 // One run at a time may write to an output: the caller holds the output's lock (package run).
@@ -60,11 +64,65 @@ type marker struct {
 }
 
 // Dir is a folder a run owns under the output root, with what the run staged in it: every table,
-// and _rejected even when the run rejected nothing, so that an old one is removed.
+// and _rejected even when the run rejected nothing, so that an old one is removed. An incremental
+// run owns only the partitions it rewrites or drops, and names them by their path
+// (songplays/year=2018/month=12); the rest of the table is not its, and stays as it is.
 type Dir struct {
+	// Name is a slash-separated path below the output root. No Dir of a run may be inside
+	// another: the folder put in place would take the inner one's files with it.
 	Name  string
 	Files int   // objects the run wrote below it; 0: the published folder is removed
 	Bytes int64 // their total size
+}
+
+// reserved are the names the commit itself uses, at the output root or beside the staged
+// folders: a Dir under one of them would be overwritten, or removed with the bookkeeping.
+var reserved = []string{StagingDir, SuccessFile, ManifestFile, ViewsFile, markerFile, doneDir, oldDir}
+
+// checkNames refuses a set of folder names that the moves could not keep apart, before anything
+// is written: an invalid path, a reserved name, or two names of which one is inside the other.
+func checkNames(names []string) error {
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if n == "" {
+			return errors.New("commit: a folder to publish has an empty name")
+		}
+		for seg := range strings.SplitSeq(n, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				return fmt.Errorf("commit: folder %q: want a relative slash-separated path without empty, . or .. parts", n)
+			}
+		}
+		if top, _, _ := strings.Cut(n, "/"); slices.Contains(reserved, top) {
+			return fmt.Errorf("commit: folder %q: %s is the commit's own", n, top)
+		}
+		if seen[n] {
+			return fmt.Errorf("commit: folder %q is listed twice", n)
+		}
+		seen[n] = true
+	}
+	for _, n := range names {
+		for p := parent(n); p != ""; p = parent(p) {
+			if seen[p] {
+				return fmt.Errorf("commit: folders %q and %q overlap: one run cannot publish a folder and a folder inside it", p, n)
+			}
+		}
+	}
+	return nil
+}
+
+// parent returns the folder that holds name, "" at the output root.
+func parent(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 {
+		return ""
+	}
+	return name[:i]
+}
+
+// under reports whether name is dir or below it: a path-segment prefix, so that month=1 does not
+// take in month=12.
+func under(name, dir string) bool {
+	return name == dir || strings.HasPrefix(name, dir+"/")
 }
 
 // ErrStagingChanged is returned when the staging does not hold what the run wrote.
@@ -80,6 +138,13 @@ var ErrStagingChanged = errors.New("the staging does not hold what the run wrote
 // short as it can be.
 func Publish(ctx context.Context, st storage.Store, runID string, dirs []Dir, manifest []byte) (committed bool, err error) {
 	stg := Staging(runID)
+	names := make([]string, len(dirs))
+	for i, d := range dirs {
+		names[i] = d.Name
+	}
+	if err := checkNames(names); err != nil {
+		return false, err
+	}
 	if err := verifyStaging(ctx, st, stg, dirs); err != nil {
 		return false, err
 	}
@@ -135,11 +200,15 @@ func verifyStaging(ctx context.Context, st storage.Store, stg string, dirs []Dir
 		got[d.Name] = &tally{}
 	}
 	err := st.List(ctx, stg, func(o storage.Object) error {
-		rest := strings.TrimPrefix(o.Name, stg+"/")
-		dir, _, _ := strings.Cut(rest, "/")
-		if t := got[dir]; t != nil {
-			t.files++
-			t.bytes += o.Size
+		// The object counts for the Dir that holds it, whatever its depth; Dirs do not overlap,
+		// so at most one does. Objects outside every Dir (the manifest, a run's own files) are
+		// not published, and not counted.
+		for p := strings.TrimPrefix(o.Name, stg+"/"); p != ""; p = parent(p) {
+			if t := got[p]; t != nil {
+				t.files++
+				t.bytes += o.Size
+				break
+			}
 		}
 		return nil
 	})
@@ -177,6 +246,10 @@ func rollForward(ctx context.Context, st storage.Store, runID string, checked bo
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return fmt.Errorf("commit: %s: %w", st.Location(stg+"/"+markerFile), err)
 	}
+	// Publish checked the names before writing them; a marker edited since is not acted upon.
+	if err := checkNames(m.Dirs); err != nil {
+		return fmt.Errorf("%w (in %s)", err, st.Location(stg+"/"+markerFile))
+	}
 	// Before the first move, the staging must hold what the marker says; once moves have begun
 	// (the started marker exists, durably), staged folders go away as they are put in place.
 	if started, err := storage.Exists(ctx, st, stg+"/"+startedFile); err != nil {
@@ -203,15 +276,30 @@ func rollForward(ctx context.Context, st storage.Store, runID string, checked bo
 	if err := st.RemoveAll(ctx, SuccessFile); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	staged := make(map[string]bool, len(m.Staged))
+	for _, d := range m.Staged {
+		staged[d] = true
+	}
 	if st.Features().Move != nil {
-		if err := replaceByRename(ctx, st, stg, m); err != nil {
+		if err := replaceByRename(ctx, st, stg, m.Dirs, staged); err != nil {
 			return err
 		}
 	} else {
+		// An incremental run may own hundreds of small partitions, each a handful of requests
+		// that wait on the network: replace a few at once. They do not overlap, and each
+		// replacement can be repeated, so their order does not matter.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(dirsAtOnce)
 		for _, d := range m.Dirs {
-			if err := replaceByCopy(ctx, st, stg, d, slices.Contains(m.Staged, d)); err != nil {
-				return fmt.Errorf("commit %s: %w", d, err)
-			}
+			g.Go(func() error {
+				if err := replaceByCopy(gctx, st, stg, d, staged[d]); err != nil {
+					return fmt.Errorf("commit %s: %w", d, err)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 	}
 	manifest, err := storage.ReadFile(ctx, st, stg+"/"+ManifestFile)
@@ -238,25 +326,28 @@ func rollForward(ctx context.Context, st storage.Store, runID string, checked bo
 }
 
 // replaceByRename is for stores that rename a folder at once (a local disk). Everything that
-// lists or writes is done first; then, table after table, the published folder is renamed aside
+// lists or writes is done first; then, folder after folder, the published folder is renamed aside
 // to _old/ and the staged one into place, and nothing else happens between those renames: that
-// is the whole window in which a reader can see some tables new and some old. The renames are
-// made durable by one Sync after them.
+// is the whole window in which a reader can see some folders new and some old. A partition whose
+// table folder is not there yet gets it from the rename (Move makes the parents of its target).
+// Last, the folders that removing a partition left empty go, so that an incremental run leaves
+// the tree a full run would; one Sync then makes all of it durable.
 //
 // It keeps no progress markers: the file system is the state. A staged folder that is gone was
-// moved in full (a rename is atomic), so a roll-forward interrupted anywhere, even by a crash
-// that lost renames not yet synced, resumes from what it finds.
-func replaceByRename(ctx context.Context, st storage.Store, stg string, m marker) error {
+// moved in full (a rename is atomic), and a folder the run removes that is still there was not
+// moved aside, so a roll-forward interrupted anywhere, even by a crash that lost renames not yet
+// synced, resumes from what it finds. The empty folders are looked for on every attempt, not
+// only after a move, for the same reason.
+func replaceByRename(ctx context.Context, st storage.Store, stg string, dirs []string, staged map[string]bool) error {
 	move := st.Features().Move
 	type step struct {
 		dir          string
 		aside, place bool
 	}
 	var plan []step
-	for _, d := range m.Dirs {
-		staged := slices.Contains(m.Staged, d)
-		pending := !staged
-		if staged {
+	for _, d := range dirs {
+		pending := !staged[d]
+		if staged[d] {
 			ok, err := storage.Exists(ctx, st, stg+"/"+d)
 			if err != nil {
 				return fmt.Errorf("commit %s: %w", d, err)
@@ -270,9 +361,9 @@ func replaceByRename(ctx context.Context, st storage.Store, stg string, m marker
 		if err != nil {
 			return fmt.Errorf("commit %s: %w", d, err)
 		}
-		plan = append(plan, step{dir: d, aside: published, place: staged})
+		plan = append(plan, step{dir: d, aside: published, place: staged[d]})
 	}
-	// What an earlier attempt moved aside is not needed: its tables are being replaced.
+	// What an earlier attempt moved aside is not needed: its folders are being replaced.
 	if err := st.RemoveAll(ctx, stg+"/"+oldDir); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -288,6 +379,9 @@ func replaceByRename(ctx context.Context, st storage.Store, stg string, m marker
 			}
 		}
 	}
+	if err := removeEmptyFolders(ctx, st, dirs, staged); err != nil {
+		return err
+	}
 	if sync := st.Features().Sync; sync != nil {
 		if err := sync(ctx); err != nil {
 			return fmt.Errorf("commit: sync %s: %w", st.Location(""), err)
@@ -296,10 +390,43 @@ func replaceByRename(ctx context.Context, st storage.Store, stg string, m marker
 	return nil
 }
 
+// removeEmptyFolders removes each folder the run removes, if an empty folder is left of it, and
+// then its parents as long as they hold nothing, up to the output root: a partition moved aside
+// may have been the only one of its year, or of its table. A placed folder is not empty, so its
+// parents are not either. "Empty" is what List sees: an entry it passes with Skip set (a
+// symlink, a fifo) keeps its folder.
+func removeEmptyFolders(ctx context.Context, st storage.Store, dirs []string, staged map[string]bool) error {
+	seen := map[string]bool{} // folders looked at already, and so their parents too
+	for _, d := range dirs {
+		if staged[d] {
+			continue
+		}
+		for p := d; p != "" && !seen[p]; p = parent(p) {
+			seen[p] = true
+			ok, err := storage.Exists(ctx, st, p)
+			if err != nil {
+				return fmt.Errorf("commit %s: %w", d, err)
+			}
+			if ok {
+				break
+			}
+			if err := st.RemoveAll(ctx, p); err != nil {
+				return fmt.Errorf("commit %s: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// dirsAtOnce is how many folders replaceByCopy replaces side by side; each also runs its copies
+// and removals side by side.
+const dirsAtOnce = 4
+
 // replaceByCopy is for object stores, which cannot rename: the staged objects are copied over
 // the published ones (server-side where the store can), then the published objects that the run
-// did not write are deleted. The table is never empty; while the copies run, it holds a mix of
-// the two runs' files, which is the most an object store without transactions allows.
+// did not write are deleted. The folder is never empty; while the copies run, it holds a mix of
+// the two runs' files, which is the most an object store without transactions allows. An object
+// store has no folders, so none is left empty.
 func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
 	placedDone := stg + "/" + doneDir + "/" + d + "/placed"
 	src := stg + "/" + d
@@ -318,7 +445,9 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 		}
 		var stale []string
 		if err := st.List(ctx, d, func(o storage.Object) error {
-			if !keep[o.Name] {
+			// List lists by path segment (Store.List), so this only guards against a store that
+			// breaks that: a sibling partition, month=12 beside month=1, is not the run's to delete.
+			if !keep[o.Name] && under(o.Name, d) {
 				stale = append(stale, o.Name)
 			}
 			return nil

@@ -47,6 +47,7 @@ type Job struct {
 	S3Concurrency    int     // S3 requests in flight; 0 = the S3 client's default
 	Engine           string  // local (default) | beam
 	Runner           string  // the Beam runner when Engine is beam: prism (default), dataflow, flink, spark, universal
+	Incremental      bool    // load only the input files the output has not loaded yet (default false)
 	AWS              AWS
 }
 
@@ -98,9 +99,10 @@ var (
 	settingS3Conc      = setting{"s3-concurrency", "SPARKIFY_S3_CONCURRENCY", keyS3Concurrency, false}
 	settingEngine      = setting{"engine", "SPARKIFY_ENGINE", keyEngine, false}
 	settingRunner      = setting{"runner", "SPARKIFY_RUNNER", keyRunner, false}
+	settingIncremental = setting{"incremental", "SPARKIFY_INCREMENTAL", keyIncremental, false}
 
 	allSettings = []setting{settingMode, settingSongs, settingLogs, settingOutput, settingWorkers,
-		settingRatio, settingCompression, settingS3Conc, settingEngine, settingRunner}
+		settingRatio, settingCompression, settingS3Conc, settingEngine, settingRunner, settingIncremental}
 )
 
 // flagConfig may appear in Inputs.Flags too, for callers that pass every set flag; ConfigPath wins.
@@ -164,6 +166,9 @@ func Load(in Inputs) (Job, error) {
 		return Job{}, err
 	}
 	if job.Runner, err = resolve(candidates(settingRunner, in, fc, ""), DefaultRunner, oneOf("runner", runners)); err != nil {
+		return Job{}, err
+	}
+	if job.Incremental, err = resolve(candidates(settingIncremental, in, fc, ""), false, parseBool); err != nil {
 		return Job{}, err
 	}
 	if job.AWS, err = loadAWS(fc); err != nil {
@@ -439,6 +444,7 @@ func (j Job) attrs() []slog.Attr {
 		slog.Int("workers", j.Workers),
 		slog.Float64("max_rejected_ratio", j.MaxRejectedRatio),
 		slog.String("compression", j.Compression),
+		slog.Bool("incremental", j.Incremental),
 		slog.Any("aws", j.AWS),
 	}
 }

@@ -66,6 +66,8 @@ func TestEachSettingFollowsFlagEnvFileDefaultPrecedence(t *testing.T) {
 			func(j Job) any { return j.Engine }, "local", "beam", "local", "beam"},
 		{"runner", "SPARKIFY_RUNNER", "RUNNER", "dataflow", "FLINK", "universal",
 			func(j Job) any { return j.Runner }, "prism", "dataflow", "flink", "universal"},
+		{"incremental", "SPARKIFY_INCREMENTAL", "INCREMENTAL", "true", "no", "true",
+			func(j Job) any { return j.Incremental }, false, true, false, true},
 	}
 	for _, s := range settings {
 		file := writeConfig(t, "[PROJECT]\n"+s.key+" = "+s.file+"\n")

@@ -32,6 +32,7 @@ const (
 	keyWorkers       = "WORKERS"
 	keyRatio         = "MAX_REJECTED_RATIO"
 	keyCompression   = "COMPRESSION"
+	keyIncremental   = "INCREMENTAL"
 	keyS3Concurrency = "S3_CONCURRENCY"
 	keyEngine        = "ENGINE"
 	keyRunner        = "RUNNER"
@@ -44,7 +45,7 @@ var sections = []struct {
 	keys []string
 }{
 	{sectionAWS, []string{keyAccessKeyID, keySecretKey, keySessionToken, keyRegion, keyEndpoint, keyPathStyle}},
-	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency, keyEngine, keyRunner}},
+	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency, keyEngine, keyRunner, keyIncremental}},
 	{sectionLocal, []string{keySongs, keyLogs, keyOutput}},
 	{sectionS3, []string{keySongs, keyLogs, keyOutput}},
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/run"
+	"github.com/sparkify/lake/internal/state"
 )
 
 // Snapshot hashes every file of a lake below dir, by slash-separated relative path: what readers
@@ -27,7 +28,7 @@ func Snapshot(t testing.TB, dir string, tablesOnly bool) map[string]string {
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel == commit.StagingDir {
+			if rel == commit.StagingDir || tablesOnly && rel == state.Dir {
 				return filepath.SkipDir
 			}
 			return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/state"
 	"github.com/sparkify/lake/internal/storage"
 	"github.com/sparkify/lake/internal/table"
 )
@@ -41,6 +42,9 @@ type Options struct {
 	Lease            time.Duration    // the output lock's lease; <= 0 means run.DefaultLease
 	Retries          func() int64     // requests retried by the storage clients, for the report
 	NoRepairText     bool             // keep mojibake as it is (see decode.Decoder.NoRepair)
+	// Incremental loads only the input files that the output's state (package state) has not
+	// loaded yet, and publishes the tables a full run over all of them would (incremental.go).
+	Incremental bool
 
 	maxTS int64 // the latest ts an event may have (decode.MaxTSAt the run's start)
 }
@@ -83,6 +87,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		m.Compression = "snappy"
 	}
 	log := o.Logger.With("run", r.ID)
+	if o.Incremental {
+		return runIncremental(ctx, o, r, m, log)
+	}
 
 	o.Progress.SetPhase("list")
 	songFiles, logFiles, err := list(ctx, o, log)
@@ -160,13 +167,20 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		log.Info("staged table", "table", t.Table, "rows", t.Rows, "files", t.Files, "bytes", t.Bytes)
 	}
 
+	// A full run leaves no incremental state behind: it would describe other tables.
+	dirs = append(dirs, commit.Dir{Name: state.Dir})
+	return publish(ctx, o, r, m, dirs, log)
+}
+
+// publish writes the manifest and publishes the staged dirs.
+func publish(ctx context.Context, o Options, r *run.Run, m *report.Manifest, dirs []commit.Dir, log *slog.Logger) (*report.Manifest, error) {
 	o.Progress.SetPhase("commit")
 	if o.Retries != nil {
 		m.Retries = o.Retries()
 	}
 	end := o.Now()
 	m.FinishedAt = end.UTC()
-	m.Seconds = end.Sub(start).Seconds()
+	m.Seconds = end.Sub(r.Start).Seconds()
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err

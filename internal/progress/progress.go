@@ -4,6 +4,7 @@
 package progress
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -104,7 +105,16 @@ func Summary(w io.Writer, m *report.Manifest) {
 	if m.Seconds > 0 {
 		mbps = float64(m.InputBytes()) / m.Seconds / 1e6
 	}
-	fmt.Fprintf(w, "run %s published to %s in %.2fs (%.1f MB/s of input)\n\n", m.RunID, m.Output, m.Seconds, mbps)
+	if inc := m.Incremental; inc != nil && !inc.Full && inc.NewFiles["songs"]+inc.NewFiles["events"] == 0 {
+		fmt.Fprintf(w, "incremental: no new input file (%s song files and %s log files loaded before): nothing to do; the lake at %s is as it was\n",
+			Count(int64(inc.LoadedBefore["songs"])), Count(int64(inc.LoadedBefore["events"])), m.Output)
+		return
+	}
+	fmt.Fprintf(w, "run %s published to %s in %.2fs (%.1f MB/s of input)\n", m.RunID, m.Output, m.Seconds, mbps)
+	if inc := m.Incremental; inc != nil {
+		incrementalSummary(w, inc)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "input\tfiles\tsize\trecords read\trejected\tkept\tduplicates\t")
 	for _, name := range []string{"songs", "events"} {
@@ -159,4 +169,33 @@ func Summary(w io.Writer, m *report.Manifest) {
 		fmt.Fprintf(w, "rejected records: %s, in %s/_rejected/\n", Count(m.Rejected.Rows), m.Output)
 	}
 	fmt.Fprintf(w, "\nthe tables as DuckDB views: duckdb -init %s/_views.sql (other tools: sparkify ddl --dialect athena|spark|trino)\n", strings.TrimRight(m.Output, "/"))
+}
+
+// incrementalSummary tells what an incremental run loaded and which partitions it wrote again.
+func incrementalSummary(w io.Writer, inc *report.Incremental) {
+	if inc.Full {
+		fmt.Fprintf(w, "incremental: full load of %s song files and %s log files (%s)\n",
+			Count(int64(inc.NewFiles["songs"])), Count(int64(inc.NewFiles["events"])), inc.Why)
+		return
+	}
+	fmt.Fprintf(w, "incremental: %s new song files and %s new log files loaded; %s and %s loaded before were skipped\n",
+		Count(int64(inc.NewFiles["songs"])), Count(int64(inc.NewFiles["events"])),
+		Count(int64(inc.LoadedBefore["songs"])), Count(int64(inc.LoadedBefore["events"])))
+	for _, name := range table.All {
+		var parts []string
+		for _, p := range inc.Rewritten[name] {
+			parts = append(parts, cmp.Or(p, "all"))
+		}
+		for _, p := range inc.Removed[name] {
+			parts = append(parts, cmp.Or(p, "all")+" (removed)")
+		}
+		switch {
+		case len(parts) == 0:
+			fmt.Fprintf(w, "  %s: unchanged\n", name)
+		case len(parts) > 4:
+			fmt.Fprintf(w, "  %s: %s partitions rewritten (%s, ...)\n", name, Count(int64(len(parts))), strings.Join(parts[:3], ", "))
+		default:
+			fmt.Fprintf(w, "  %s: rewritten %s\n", name, strings.Join(parts, ", "))
+		}
+	}
 }

@@ -54,6 +54,25 @@ type Manifest struct {
 	MatchRate   float64          `json:"match_rate"`
 	Recovered   []string         `json:"recovered_runs,omitempty"`
 	Retries     int64            `json:"storage_retries"`
+	// Incremental is set for a run with --incremental: what it loaded and what it rewrote.
+	// Inputs then count only the files this run read.
+	Incremental *Incremental `json:"incremental,omitempty"`
+}
+
+// Incremental tells what an incremental run did.
+type Incremental struct {
+	// Full is true when the run loaded every input file: the first incremental run on an
+	// output, or a rebuild because the state was written under other settings (Why says which).
+	Full bool   `json:"full_load"`
+	Why  string `json:"why,omitempty"`
+	// NewFiles and LoadedBefore count, per input, the files read now and those skipped because
+	// an earlier run loaded them.
+	NewFiles     map[string]int `json:"new_files"`
+	LoadedBefore map[string]int `json:"loaded_before"`
+	// Rewritten and Removed list, per table, the partition folders this run wrote or removed
+	// ("" for an unpartitioned table); the others were left as they were.
+	Rewritten map[string][]string `json:"rewritten_partitions"`
+	Removed   map[string][]string `json:"removed_partitions,omitempty"`
 }
 
 // InputBytes is the number of bytes read from both inputs.

@@ -27,6 +27,8 @@ func TestImportLayers(t *testing.T) {
 		{"sink", []string{"decode", "transform", "source", "commit", "run", "localengine", "beamengine"}},
 		{"commit", []string{"decode", "transform", "table", "source", "sink", "run", "localengine", "beamengine"}},
 		{"run", []string{"decode", "transform", "source", "sink", "localengine", "beamengine"}},
+		// The incremental state stores records; it knows nothing of rules, tables or commits.
+		{"state", []string{"decode", "transform", "table", "source", "sink", "commit", "run", "localengine", "beamengine"}},
 		{"localengine", []string{"beamengine"}},
 		{"beamengine", []string{"localengine"}},
 	}

@@ -98,8 +98,8 @@ func (r *Run) Publish(ctx context.Context, dirs []commit.Dir, manifest []byte) e
 	return err
 }
 
-// End finishes the run: after a failure (err != nil) before the commit point it removes the
-// staging, unless keepStaging says the user needs what it holds; then it releases the lock. It
+// End finishes the run: unless it published, it removes the staging (after a failure, unless
+// keepStaging says the user needs what it holds); then it releases the lock. It
 // returns err, or the cause of the failure when the lock was lost first.
 func (r *Run) End(ctx context.Context, err error) error {
 	if r.ended {
@@ -112,7 +112,9 @@ func (r *Run) End(ctx context.Context, err error) error {
 	bg := context.WithoutCancel(ctx)
 	// The staging folder is the run's own, even when it lost the lock: removing it cannot touch
 	// another run's files, and writes that were under way when the lock was lost are cleaned up.
-	if err != nil && !r.committed && !keepStaging(err) {
+	// A run that ends without publishing and without error (an incremental run with nothing new
+	// to load) has nothing to keep either.
+	if !r.committed && (err == nil || !keepStaging(err)) {
 		if derr := commit.Discard(bg, r.Store, r.ID); derr != nil {
 			r.log.Warn("could not remove the staging; the next run removes it", "err", derr)
 		}

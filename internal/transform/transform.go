@@ -135,6 +135,11 @@ func MatchSong(e *record.Event, candidates []record.Song) (s record.Song, ok boo
 // than silently reuse old ones for other plays.
 const songplayIDVersion = "songplay/v1"
 
+// RulesVersion names this version of the rules. An incremental load's state records it: state
+// folded under other rules would not give the tables these rules give, so a change of any rule
+// here must change it (the next incremental run then rebuilds).
+const RulesVersion = "spec-2026-11/1"
+
 // SongplayID returns the id of the song play with key k: a 63-bit FNV-1a hash of the key. It
 // depends on the key alone, so the same event gets the same id in every run, every engine and
 // every incremental load, whatever else is in the data. Two keys may in theory share a hash

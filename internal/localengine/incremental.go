@@ -1,0 +1,916 @@
+package localengine
+
+// An incremental run (Options.Incremental) loads only the input files the output has not loaded
+// yet, and must publish exactly the tables — every row, every byte of every table file — that one
+// full run over all the files loaded so far would. It keeps what the SPEC's rules need under
+// _state/ (package state), written in the same commit as the tables:
+//
+//   - the catalog's first records (of each song_id and of each artist_id), which decide the
+//     songs and artists tables and the song match;
+//   - each user's latest event, which decides the users table;
+//   - the deduplicated plays, one file per songplays partition, and an index of their keys;
+//   - the rejected records, which _rejected/ lists in full;
+//   - the files loaded, with their size and version, and what each table partition holds.
+//
+// Every rule is a fold (earliest play per key, latest event per user, first record per id) or a
+// pure function of the folded values (the match, the rows), so folding the new records into the
+// state gives the values a full run would compute. Only the partitions whose rows change are
+// written again; as the Parquet writer is deterministic, an unchanged partition's files are the
+// ones a full run would write, and they stay where they are.
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sparkify/lake/internal/commit"
+	"github.com/sparkify/lake/internal/record"
+	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/run"
+	"github.com/sparkify/lake/internal/sink"
+	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/state"
+	"github.com/sparkify/lake/internal/storage"
+	"github.com/sparkify/lake/internal/table"
+	"github.com/sparkify/lake/internal/transform"
+)
+
+// Errors of an incremental run that the user resolves with a full run.
+var (
+	// ErrInputChanged: a file an earlier run loaded has changed or is gone. It matches
+	// source.ErrInput too.
+	ErrInputChanged = errors.New("an input file loaded by an earlier run has changed")
+	// ErrStateRoots: the state was loaded from other input locations.
+	ErrStateRoots = errors.New("the lake was loaded from other inputs")
+)
+
+// inputChangedError is an ErrInputChanged about one file.
+type inputChangedError struct {
+	input, location, what string
+}
+
+func (e *inputChangedError) Error() string {
+	return fmt.Sprintf("%s: %s was loaded by an earlier run and %s since; --incremental never mixes two versions of an input: run without --incremental to rebuild the lake from the inputs as they are",
+		e.input, e.location, e.what)
+}
+
+func (e *inputChangedError) Is(target error) bool {
+	return target == ErrInputChanged || target == source.ErrInput
+}
+
+// identity is what the state must have been written under for this run to build on it: anything
+// that changes the tables' bytes.
+func (o Options) identity() (version, rules string, settings, roots map[string]string) {
+	compression := o.Sink.Compression
+	if compression == "" {
+		compression = "snappy"
+	}
+	settings = map[string]string{
+		"compression":      strings.ToLower(compression),
+		"target_file_size": strconv.FormatInt(o.Sink.TargetFileSize, 10),
+		"row_group_rows":   strconv.Itoa(o.Sink.RowGroupRows),
+		"repair_text":      strconv.FormatBool(!o.NoRepairText),
+	}
+	roots = map[string]string{"songs": rootID(o.Songs), "logs": rootID(o.Logs)}
+	return o.Sink.Version, transform.RulesVersion, settings, roots
+}
+
+// rootID names an input root independently of how the user spelled it.
+func rootID(r *source.Root) string {
+	id := r.Store.Location(r.Prefix)
+	if r.Pattern != "" {
+		id += " (" + r.Pattern + ")"
+	}
+	return id
+}
+
+// prior is what earlier incremental runs left: nil meta means this run loads everything.
+type prior struct {
+	meta    *state.Meta
+	songs   []record.Song
+	users   []record.Event
+	keys    []state.Key
+	rejects []*record.Reject
+}
+
+// loadMeta reads the state's description and tells whether this run can build on it; why says
+// why not, for the summary. A state that is damaged, or that was loaded from other inputs, is an
+// error: rebuilding silently would hide the damage, or replace the lake's history.
+func loadMeta(ctx context.Context, o Options) (meta *state.Meta, why string, err error) {
+	meta, err = state.ReadMeta(ctx, o.Output, state.Dir)
+	switch {
+	case errors.Is(err, state.ErrNoState):
+		return nil, "no earlier incremental load in this output", nil
+	case errors.Is(err, state.ErrIncompatible):
+		return nil, fmt.Sprintf("rebuilt: %v", err), nil
+	case err != nil:
+		return nil, "", err
+	}
+	version, rules, settings, roots := o.identity()
+	if !maps.Equal(meta.Roots, roots) {
+		return nil, "", fmt.Errorf("%w: the state under %s was loaded from songs %s and logs %s; this run reads songs %s and logs %s: run without --incremental to rebuild the lake from these inputs",
+			ErrStateRoots, o.Output.Location(state.Dir), meta.Roots["songs"], meta.Roots["logs"], roots["songs"], roots["logs"])
+	}
+	switch {
+	case meta.Version != version:
+		return nil, fmt.Sprintf("rebuilt: the lake was loaded by sparkify %s, this is %s", meta.Version, version), nil
+	case meta.Rules != rules:
+		return nil, fmt.Sprintf("rebuilt: the lake was loaded under rules %s, these are %s", meta.Rules, rules), nil
+	case !maps.Equal(meta.Settings, settings):
+		for _, k := range slices.Sorted(maps.Keys(settings)) {
+			if meta.Settings[k] != settings[k] {
+				return nil, fmt.Sprintf("rebuilt: the lake was loaded with %s %s, this run uses %s", k, meta.Settings[k], settings[k]), nil
+			}
+		}
+		return nil, "rebuilt: the lake was loaded with other settings", nil
+	}
+	return meta, "", nil
+}
+
+// newFiles returns the files of l that meta has not loaded; a loaded file that changed or is
+// gone is an error.
+func newFiles(input string, root *source.Root, l source.Listing, meta *state.Meta) (source.Listing, int, error) {
+	if meta == nil {
+		return l, 0, nil
+	}
+	listed := map[string]source.File{}
+	for _, f := range l.Files {
+		listed[f.Path] = f
+	}
+	loaded := map[string]bool{}
+	for _, ld := range meta.Loaded {
+		if ld.Input != input {
+			continue
+		}
+		loaded[ld.Path] = true
+		f, ok := listed[ld.Path]
+		switch {
+		case !ok:
+			return l, 0, &inputChangedError{input, root.Store.Location(root.Prefix) + "/" + ld.Path, "is gone"}
+		case f.Size != ld.Size:
+			return l, 0, &inputChangedError{input, root.Store.Location(f.Name), fmt.Sprintf("has changed (%d bytes then, %d now)", ld.Size, f.Size)}
+		case f.Version != ld.ETag:
+			return l, 0, &inputChangedError{input, root.Store.Location(f.Name), fmt.Sprintf("has changed (version %s then, %s now)", ld.ETag, f.Version)}
+		}
+	}
+	out := l
+	out.Files = nil
+	for _, f := range l.Files {
+		if !loaded[f.Path] {
+			out.Files = append(out.Files, f)
+		}
+	}
+	return out, len(l.Files) - len(out.Files), nil
+}
+
+// readPrior reads the state's data other than the plays, which are read per partition.
+func readPrior(ctx context.Context, o Options, meta *state.Meta) (*prior, error) {
+	p := &prior{meta: meta}
+	if meta == nil {
+		return p, nil
+	}
+	st := o.Output
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { p.songs, err = state.ReadSongs(gctx, st, state.Dir, meta); return err })
+	g.Go(func() (err error) { p.users, err = state.ReadUsers(gctx, st, state.Dir, meta); return err })
+	g.Go(func() (err error) { p.keys, err = state.ReadKeys(gctx, st, state.Dir, meta); return err })
+	g.Go(func() (err error) { p.rejects, err = state.ReadRejects(gctx, st, state.Dir, meta); return err })
+	return p, g.Wait()
+}
+
+// firsts is the catalog's first records: by song_id and by artist_id.
+type firsts struct {
+	songs, artists map[string]*record.Song
+}
+
+func foldFirsts(f firsts, recs []record.Song) {
+	for i := range recs {
+		s := &recs[i]
+		if prev, ok := f.songs[s.SongID]; ok {
+			f.songs[s.SongID] = transform.FirstSongOf(prev, s)
+		} else {
+			f.songs[s.SongID] = s
+		}
+		if prev, ok := f.artists[s.ArtistID]; ok {
+			f.artists[s.ArtistID] = transform.FirstSongOf(prev, s)
+		} else {
+			f.artists[s.ArtistID] = s
+		}
+	}
+}
+
+func (f firsts) clone() firsts {
+	return firsts{songs: maps.Clone(f.songs), artists: maps.Clone(f.artists)}
+}
+
+// records returns the distinct records that are first for a song or an artist, in source order:
+// what the state keeps of the catalog.
+func (f firsts) records() []record.Song {
+	seen := map[*record.Song]bool{}
+	var out []record.Song
+	for _, m := range []map[string]*record.Song{f.songs, f.artists} {
+		for _, s := range m {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, *s)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b record.Song) int { return compareSource(a.Src, b.Src) })
+	return out
+}
+
+func compareSource(a, b record.Source) int {
+	return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Offset, b.Offset))
+}
+
+// candidates is the song match's lookup: the first record of each song_id, by title and artist.
+func (f firsts) candidates() map[transform.MatchKey][]record.Song {
+	c := map[transform.MatchKey][]record.Song{}
+	for _, s := range f.songs {
+		k := transform.SongMatchKey(s)
+		c[k] = append(c[k], *s)
+	}
+	return c
+}
+
+func (f firsts) songRows() []table.Song {
+	rows := make([]table.Song, 0, len(f.songs))
+	for _, s := range f.songs {
+		rows = append(rows, transform.SongRow(s))
+	}
+	slices.SortFunc(rows, func(a, b table.Song) int { return transform.CompareSongs(&a, &b) })
+	return rows
+}
+
+func (f firsts) artistRows() []table.Artist {
+	rows := make([]table.Artist, 0, len(f.artists))
+	for _, s := range f.artists {
+		rows = append(rows, transform.ArtistRow(s))
+	}
+	slices.SortFunc(rows, func(a, b table.Artist) int { return transform.CompareArtists(&a, &b) })
+	return rows
+}
+
+// playPartition is the songplays (and time) partition a play's row goes to.
+func playPartition(e *record.Event) string {
+	r := transform.SongplayRow(e, nil)
+	return r.Partition()
+}
+
+// comparePlays orders a partition's plays as their rows are ordered (transform.CompareSongplays).
+func comparePlays(a, b *record.Event) int {
+	return cmp.Or(cmp.Compare(a.TS, b.TS), cmp.Compare(a.UserID, b.UserID),
+		cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.ItemInSession, b.ItemInSession))
+}
+
+func compareKeys(a, b state.Key) int {
+	return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.ItemInSession, b.ItemInSession))
+}
+
+func keyOf(e *record.Event, partition string) state.Key {
+	return state.Key{UserID: e.UserID, SessionID: e.SessionID, ItemInSession: e.ItemInSession, Partition: partition}
+}
+
+// diffRows groups rows by partition and returns the rows of the partitions whose rows differ
+// between old and new, in order, and the partitions that only old has.
+func diffRows[T any](old, new []T, part func(*T) string, eq func(a, b *T) bool) (changed []T, gone []string) {
+	group := func(rows []T) map[string][]T {
+		g := map[string][]T{}
+		for i := range rows {
+			p := part(&rows[i])
+			g[p] = append(g[p], rows[i])
+		}
+		return g
+	}
+	og, ng := group(old), group(new)
+	var touched []string
+	for p, rows := range ng {
+		if !slices.EqualFunc(og[p], rows, func(a, b T) bool { return eq(&a, &b) }) {
+			touched = append(touched, p)
+		}
+	}
+	for p := range og {
+		if _, ok := ng[p]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	slices.Sort(touched)
+	slices.Sort(gone)
+	for _, p := range touched {
+		changed = append(changed, ng[p]...)
+	}
+	return changed, gone
+}
+
+func eqComparable[T comparable](a, b *T) bool { return *a == *b }
+
+func eqArtist(a, b *table.Artist) bool {
+	return a.ArtistID == b.ArtistID && a.Name == b.Name && a.Location == b.Location &&
+		eqFloatPtr(a.Latitude, b.Latitude) && eqFloatPtr(a.Longitude, b.Longitude)
+}
+
+func eqSongplay(a, b *table.Songplay) bool {
+	x, y := *a, *b
+	x.SongLength, y.SongLength = nil, nil
+	return x == y && eqFloatPtr(a.SongLength, b.SongLength)
+}
+
+func eqFloatPtr(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// playsPlan is what an incremental run changes on the songplays side: the partitions whose plays
+// change (written again: songplays, time and the state's plays) and those left with none.
+type playsPlan struct {
+	write      map[string][]record.Event // partition -> its plays after this run, in row order
+	rows       []table.Songplay          // the rows of the partitions in write, in order
+	times      []table.Time              // their time rows
+	matched    map[string]int64          // matched plays per partition in write
+	gone       []string                  // partitions left without plays
+	keys       []state.Key               // the key index after this run; nil when unchanged
+	duplicates int64                     // new plays that lost to an equal play, old or new
+}
+
+// planPlays folds the new plays (deduplicated among themselves by fold) into the loaded ones.
+// Only the partitions that a new play goes to, or that hold a play a new one replaces, are read
+// from the state — all of them when rematch says the catalog's songs changed, since any old play
+// may then match another song.
+func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, newCand map[transform.MatchKey][]record.Song, rematch bool) (*playsPlan, error) {
+	var seen int64
+	var news []*record.Event
+	for s := range fold.shards {
+		seen += fold.shards[s].seen
+		for _, e := range fold.shards[s].plays {
+			news = append(news, e)
+		}
+	}
+	slices.SortFunc(news, func(a, b *record.Event) int { return compareKeys(keyOf(a, ""), keyOf(b, "")) })
+
+	// The partitions to read: where each new play goes, where a play with its key is now, and
+	// every partition when the match may change.
+	read := map[string]bool{}
+	for _, e := range news {
+		read[playPartition(e)] = true
+	}
+	if p.meta != nil {
+		for i, j := 0, 0; i < len(news) && j < len(p.keys); {
+			switch c := compareKeys(keyOf(news[i], ""), p.keys[j]); {
+			case c < 0:
+				i++
+			case c > 0:
+				j++
+			default:
+				read[p.keys[j].Partition] = true
+				i++
+				j++
+			}
+		}
+		if rematch {
+			for part := range p.meta.Tables[table.NameSongplays] {
+				read[part] = true
+			}
+		}
+	}
+	old := map[string][]record.Event{}
+	if p.meta != nil {
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(storage.Concurrency(o.Output, o.Workers))
+		for part := range read {
+			if _, ok := p.meta.Tables[table.NameSongplays][part]; !ok {
+				continue // a new partition
+			}
+			g.Go(func() error {
+				plays, err := state.ReadPlays(gctx, o.Output, state.Dir, p.meta, part)
+				mu.Lock()
+				old[part] = plays
+				mu.Unlock()
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
+
+	// Fold: a new play replaces a loaded one with its key when the SPEC's rule prefers it.
+	type at struct {
+		part string
+		i    int
+	}
+	index := map[transform.EventKey]at{}
+	for part, plays := range old {
+		for i := range plays {
+			index[transform.KeyOf(&plays[i])] = at{part, i}
+		}
+	}
+	removed := map[at]bool{}
+	added := map[string][]record.Event{}
+	changed := map[string]bool{}
+	var winners int64
+	for _, e := range news {
+		part := playPartition(e)
+		if loc, ok := index[transform.KeyOf(e)]; ok {
+			w := &old[loc.part][loc.i]
+			if transform.EarlierEventOf(w, e) == w {
+				continue // the loaded play stays
+			}
+			removed[loc] = true
+			changed[loc.part] = true
+		} else {
+			winners++
+		}
+		added[part] = append(added[part], *e)
+		changed[part] = true
+	}
+	plan := &playsPlan{write: map[string][]record.Event{}, matched: map[string]int64{}, duplicates: seen - winners}
+
+	parts := slices.Sorted(maps.Keys(read))
+	for _, part := range parts {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
+		var plays []record.Event
+		for i := range old[part] {
+			if !removed[at{part, i}] {
+				plays = append(plays, old[part][i])
+			}
+		}
+		plays = append(plays, added[part]...)
+		if len(plays) == 0 {
+			if _, ok := old[part]; ok {
+				plan.gone = append(plan.gone, part)
+			}
+			continue
+		}
+		slices.SortFunc(plays, func(a, b record.Event) int { return comparePlays(&a, &b) })
+		rows, matched := playRows(plays, newCand)
+		if !changed[part] {
+			// Read only because the catalog changed: written again only if a match changed.
+			before, _ := playRows(plays, oldCand)
+			if slices.EqualFunc(before, rows, func(a, b table.Songplay) bool { return eqSongplay(&a, &b) }) {
+				continue
+			}
+		}
+		plan.write[part] = plays
+		plan.matched[part] = matched
+		plan.rows = append(plan.rows, rows...)
+		for i := range rows {
+			if ts := rows[i].StartTime; i == 0 || ts != rows[i-1].StartTime {
+				plan.times = append(plan.times, transform.TimeRow(ts))
+			}
+		}
+	}
+
+	// The key index changes when a play was added or moved to another partition.
+	if len(added) > 0 || p.meta == nil {
+		var fresh []state.Key
+		moved := map[transform.EventKey]bool{}
+		for part, plays := range added {
+			for i := range plays {
+				fresh = append(fresh, keyOf(&plays[i], part))
+				moved[transform.KeyOf(&plays[i])] = true
+			}
+		}
+		slices.SortFunc(fresh, compareKeys)
+		keys := make([]state.Key, 0, len(p.keys)+len(fresh))
+		i := 0
+		for _, k := range p.keys {
+			if moved[transform.EventKey{UserID: k.UserID, SessionID: k.SessionID, ItemInSession: k.ItemInSession}] {
+				continue
+			}
+			for i < len(fresh) && compareKeys(fresh[i], k) < 0 {
+				keys = append(keys, fresh[i])
+				i++
+			}
+			keys = append(keys, k)
+		}
+		plan.keys = append(keys, fresh[i:]...)
+		if err := checkUniqueKeyIDs(plan.keys); err != nil {
+			return nil, err
+		}
+	}
+	return plan, nil
+}
+
+// playRows builds a partition's rows from its plays, in order, matching them against cand.
+func playRows(plays []record.Event, cand map[transform.MatchKey][]record.Song) ([]table.Songplay, int64) {
+	rows := make([]table.Songplay, len(plays))
+	var matched int64
+	for i := range plays {
+		e := &plays[i]
+		var match *record.Song
+		if s, ok := transform.MatchSong(e, cand[transform.EventMatchKey(e)]); ok {
+			match = &s
+			matched++
+		}
+		rows[i] = transform.SongplayRow(e, match)
+	}
+	return rows, matched
+}
+
+// checkUniqueKeyIDs fails if two plays of the whole table share a songplay_id.
+func checkUniqueKeyIDs(keys []state.Key) error {
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		ids[i] = transform.SongplayID(transform.EventKey{UserID: k.UserID, SessionID: k.SessionID, ItemInSession: k.ItemInSession})
+	}
+	slices.Sort(ids)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			return fmt.Errorf("%w: %d", run.ErrDuplicateID, ids[i])
+		}
+	}
+	return nil
+}
+
+// mergeRejects adds a run's rejected records to those loaded before, in the order a full run
+// lists them: the songs' before the events', each input's by file path; a file's records keep
+// their order.
+func mergeRejects(old, new []*record.Reject) []*record.Reject {
+	all := slices.Concat(old, new)
+	rank := func(k record.Kind) int {
+		if k == record.KindSong {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(all, func(a, b *record.Reject) int {
+		return cmp.Or(cmp.Compare(rank(a.Kind), rank(b.Kind)), strings.Compare(a.Src.Path, b.Src.Path))
+	})
+	return all
+}
+
+// publishSet is what an incremental run stages, and how each part is published: whole folders on
+// a full load (whatever the output held is replaced), partition folders otherwise.
+type publishSet struct {
+	full  bool
+	dirs  []commit.Dir
+	inc   *report.Incremental
+	parts map[string]map[string]state.Part // every table's partitions after this run
+}
+
+// add records a table's partitions written (res) and removed (gone).
+func (s *publishSet) add(name string, res sink.Result, gone []string, matched map[string]int64) {
+	if s.full {
+		s.dirs = append(s.dirs, commit.Dir{Name: name, Files: res.Files, Bytes: res.Bytes})
+		s.parts[name] = map[string]state.Part{}
+	} else if s.parts[name] == nil {
+		s.parts[name] = map[string]state.Part{}
+	}
+	for _, p := range res.Parts {
+		if !s.full {
+			s.dirs = append(s.dirs, commit.Dir{Name: joinPart(name, p.Name), Files: p.Files, Bytes: p.Bytes})
+		}
+		s.parts[name][p.Name] = state.Part{Rows: p.Rows, Files: p.Files, Bytes: p.Bytes, Matched: matched[p.Name]}
+		s.inc.Rewritten[name] = append(s.inc.Rewritten[name], p.Name)
+	}
+	for _, p := range gone {
+		if !s.full {
+			s.dirs = append(s.dirs, commit.Dir{Name: joinPart(name, p)})
+		}
+		delete(s.parts[name], p)
+		s.inc.Removed[name] = append(s.inc.Removed[name], p)
+	}
+}
+
+func joinPart(dir, part string) string {
+	if part == "" {
+		return dir
+	}
+	return dir + "/" + part
+}
+
+// runIncremental is Run for Options.Incremental, once the lock is taken.
+func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manifest, log *slog.Logger) (*report.Manifest, error) {
+	st := o.Output
+	inc := &report.Incremental{NewFiles: map[string]int{}, LoadedBefore: map[string]int{},
+		Rewritten: map[string][]string{}, Removed: map[string][]string{}}
+	m.Incremental = inc
+
+	o.Progress.SetPhase("list")
+	meta, why, err := loadMeta(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	inc.Full, inc.Why = meta == nil, why
+	songList, logList, err := list(ctx, o, log)
+	if err != nil {
+		return nil, err
+	}
+	newSongs, oldSongs, err := newFiles("songs", o.Songs, songList, meta)
+	if err != nil {
+		return nil, err
+	}
+	newLogs, oldLogs, err := newFiles("events", o.Logs, logList, meta)
+	if err != nil {
+		return nil, err
+	}
+	inc.NewFiles["songs"], inc.NewFiles["events"] = len(newSongs.Files), len(newLogs.Files)
+	inc.LoadedBefore["songs"], inc.LoadedBefore["events"] = oldSongs, oldLogs
+	o.Progress.FilesTotal.Store(int64(len(newSongs.Files) + len(newLogs.Files)))
+	o.Progress.BytesTotal.Store(sumSizes(newSongs.Files) + sumSizes(newLogs.Files))
+	log.Info("incremental", "full", inc.Full, "why", why, "new_song_files", len(newSongs.Files), "new_log_files", len(newLogs.Files),
+		"loaded_song_files", oldSongs, "loaded_log_files", oldLogs)
+
+	if meta != nil && len(newSongs.Files) == 0 && len(newLogs.Files) == 0 {
+		// Nothing to load: the lake already is what a full run over these files would write.
+		m.Inputs = map[string]report.Input{
+			"songs":  {Root: o.Songs.Display, Skipped: songList.SkippedBy(), RejectedBy: map[string]int64{}},
+			"events": {Root: o.Logs.Display, Skipped: logList.SkippedBy(), RejectedBy: map[string]int64{}},
+		}
+		totals(m, meta.Tables)
+		return m, nil
+	}
+	p, err := readPrior(ctx, o, meta)
+	if err != nil {
+		return nil, err
+	}
+
+	o.Progress.SetPhase("read")
+	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, newSongs, decodeSongs, nil)
+	if err != nil {
+		return nil, err
+	}
+	fold := newFolder()
+	logRes, eventStats, err := readFiles(ctx, o, log, o.Logs, newLogs, decodeEvents, func(r *fileResult) { fold.add(r.events) })
+	if err != nil {
+		return nil, err
+	}
+	songStats.Skipped, eventStats.Skipped = songList.SkippedBy(), logList.SkippedBy()
+	m.Inputs = map[string]report.Input{"songs": songStats, "events": eventStats}
+	stg := r.Staging()
+	var newRejects []*record.Reject
+	for _, fr := range slices.Concat(songRes, logRes) {
+		newRejects = append(newRejects, fr.rejects...)
+	}
+	if err := run.CheckRejected(m.Inputs, o.MaxRejectedRatio, "the records rejected from this run's files"); err != nil {
+		return nil, err
+	}
+
+	o.Progress.SetPhase("transform")
+	// The catalog: the first records of each song and artist, old and new.
+	oldCat := firsts{songs: map[string]*record.Song{}, artists: map[string]*record.Song{}}
+	foldFirsts(oldCat, p.songs)
+	cat := oldCat.clone()
+	var songRecords int64
+	for i := range songRes {
+		foldFirsts(cat, songRes[i].songs)
+		songRecords += int64(len(songRes[i].songs))
+	}
+	songsChanged := !maps.Equal(oldCat.songs, cat.songs)
+	artistsChanged := !maps.Equal(oldCat.artists, cat.artists)
+	ss := m.Inputs["songs"]
+	ss.Duplicates = songRecords - int64(len(cat.songs)-len(oldCat.songs))
+	m.Inputs["songs"] = ss
+
+	// Users: each user's latest event, old and new.
+	oldUsers := map[int64]*record.Event{}
+	for i := range p.users {
+		oldUsers[p.users[i].UserID] = &p.users[i]
+	}
+	users := maps.Clone(oldUsers)
+	for id, e := range fold.users {
+		if prev, ok := users[id]; ok {
+			users[id] = transform.LatestUserOf(prev, e)
+		} else {
+			users[id] = e
+		}
+	}
+	usersChanged := !maps.Equal(oldUsers, users)
+
+	// Plays.
+	oldCand, cand := oldCat.candidates(), cat.candidates()
+	plan, err := planPlays(ctx, o, p, fold, oldCand, cand, songsChanged)
+	if err != nil {
+		return nil, err
+	}
+	ev := m.Inputs["events"]
+	ev.Duplicates = plan.duplicates
+	m.Inputs["events"] = ev
+
+	// Stage what changed: tables, then the state, whose description is written last.
+	o.Progress.SetPhase("write")
+	full := meta == nil
+	out := &publishSet{full: full, inc: inc, parts: map[string]map[string]state.Part{}}
+	if meta != nil {
+		for t, parts := range meta.Tables {
+			out.parts[t] = maps.Clone(parts)
+		}
+	}
+	type tableWrite struct {
+		name    string
+		res     sink.Result
+		gone    []string
+		matched map[string]int64
+	}
+	var writes []*tableWrite
+	g, gctx := errgroup.WithContext(ctx)
+	stageTable := func(name string, gone []string, matched map[string]int64, write func(ctx context.Context, dir string) (sink.Result, error)) {
+		w := &tableWrite{name: name, gone: gone, matched: matched}
+		writes = append(writes, w)
+		g.Go(func() (err error) {
+			w.res, err = write(gctx, stg+"/"+name)
+			return err
+		})
+	}
+	if full || songsChanged || artistsChanged {
+		rows, gone := diffRows(oldCat.songRows(), cat.songRows(), (*table.Song).Partition, eqComparable[table.Song])
+		stageTable(table.NameSongs, gone, nil, func(ctx context.Context, dir string) (sink.Result, error) {
+			return sink.Table(ctx, st, dir, rows, (*table.Song).Partition, o.Sink)
+		})
+		if arows := cat.artistRows(); full || !slices.EqualFunc(oldCat.artistRows(), arows, func(a, b table.Artist) bool { return eqArtist(&a, &b) }) {
+			stageTable(table.NameArtists, nil, nil, func(ctx context.Context, dir string) (sink.Result, error) {
+				return sink.Table(ctx, st, dir, arows, (*table.Artist).Partition, o.Sink)
+			})
+		}
+	}
+	var userEvents []record.Event
+	if full || usersChanged {
+		rows := make([]table.User, 0, len(users))
+		userEvents = make([]record.Event, 0, len(users))
+		for _, e := range users {
+			rows = append(rows, transform.UserRow(e))
+			userEvents = append(userEvents, *e)
+		}
+		slices.SortFunc(rows, func(a, b table.User) int { return transform.CompareUsers(&a, &b) })
+		slices.SortFunc(userEvents, func(a, b record.Event) int { return cmp.Compare(a.UserID, b.UserID) })
+		oldRows := make([]table.User, 0, len(oldUsers))
+		for _, e := range oldUsers {
+			oldRows = append(oldRows, transform.UserRow(e))
+		}
+		slices.SortFunc(oldRows, func(a, b table.User) int { return transform.CompareUsers(&a, &b) })
+		if full || !slices.Equal(oldRows, rows) {
+			stageTable(table.NameUsers, nil, nil, func(ctx context.Context, dir string) (sink.Result, error) {
+				return sink.Table(ctx, st, dir, rows, (*table.User).Partition, o.Sink)
+			})
+		}
+	}
+	if full || len(plan.write) > 0 || len(plan.gone) > 0 {
+		stageTable(table.NameSongplays, plan.gone, plan.matched, func(ctx context.Context, dir string) (sink.Result, error) {
+			return sink.Table(ctx, st, dir, plan.rows, (*table.Songplay).Partition, o.Sink)
+		})
+		stageTable(table.NameTime, plan.gone, nil, func(ctx context.Context, dir string) (sink.Result, error) {
+			return sink.Table(ctx, st, dir, plan.times, (*table.Time).Partition, o.Sink)
+		})
+	}
+	var rejects []*record.Reject
+	writeRejects := full || len(newRejects) > 0
+	if writeRejects {
+		rejects = mergeRejects(p.rejects, newRejects)
+		stageTable(run.RejectedDir, nil, nil, func(ctx context.Context, dir string) (sink.Result, error) {
+			res, err := sink.Rejects(ctx, st, stg+"/"+run.RejectedFile, rejects)
+			res.Parts = []sink.Part{{Rows: res.Rows, Files: res.Files, Bytes: res.Bytes}}
+			return res, err
+		})
+	}
+
+	// The state: each part written again goes to the staging; the others stay.
+	stateDir := stg + "/" + state.Dir
+	files := map[string]state.File{}
+	if meta != nil {
+		for _, f := range meta.Files {
+			files[f.Name] = f
+		}
+	}
+	var stateDirs []string // below state.Dir, written by this run
+	var fileMu sync.Mutex
+	stageState := func(sub string, write func(ctx context.Context) (state.File, error)) {
+		stateDirs = append(stateDirs, sub)
+		fileMu.Lock() // earlier writes add their files as they finish
+		for name := range files {
+			if name == sub || strings.HasPrefix(name, sub+"/") {
+				delete(files, name)
+			}
+		}
+		fileMu.Unlock()
+		g.Go(func() error {
+			f, err := write(gctx)
+			fileMu.Lock()
+			files[f.Name] = f
+			fileMu.Unlock()
+			return err
+		})
+	}
+	if full || songsChanged || artistsChanged {
+		recs := cat.records()
+		stageState("catalog", func(ctx context.Context) (state.File, error) { return state.WriteSongs(ctx, st, stateDir, recs) })
+	}
+	if userEvents != nil {
+		stageState("users", func(ctx context.Context) (state.File, error) { return state.WriteUsers(ctx, st, stateDir, userEvents) })
+	}
+	if plan.keys != nil {
+		stageState("keys", func(ctx context.Context) (state.File, error) { return state.WriteKeys(ctx, st, stateDir, plan.keys) })
+	}
+	if writeRejects {
+		stageState("rejects", func(ctx context.Context) (state.File, error) { return state.WriteRejects(ctx, st, stateDir, rejects) })
+	}
+	for _, part := range slices.Sorted(maps.Keys(plan.write)) {
+		plays := plan.write[part]
+		stageState("plays/"+part, func(ctx context.Context) (state.File, error) {
+			return state.WritePlays(ctx, st, stateDir, part, plays)
+		})
+	}
+	var goneState []string
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, part := range plan.gone {
+		goneState = append(goneState, "plays/"+part)
+		for name := range files {
+			if strings.HasPrefix(name, "plays/"+part+"/") {
+				delete(files, name)
+			}
+		}
+	}
+	for _, w := range writes {
+		out.add(w.name, w.res, w.gone, w.matched)
+	}
+
+	next := &state.Meta{Format: state.Format, Counters: map[string]int64{}, Tables: out.parts}
+	next.Version, next.Rules, next.Settings, next.Roots = o.identity()
+	if meta != nil {
+		next.Loaded = slices.Clone(meta.Loaded)
+	}
+	for _, in := range []struct {
+		name string
+		l    source.Listing
+	}{{"songs", newSongs}, {"events", newLogs}} {
+		for _, f := range in.l.Files {
+			next.Loaded = append(next.Loaded, state.Loaded{Input: in.name, Path: f.Path, Size: f.Size, ETag: f.Version})
+		}
+	}
+	slices.SortFunc(next.Loaded, func(a, b state.Loaded) int {
+		return cmp.Or(strings.Compare(a.Input, b.Input), strings.Compare(a.Path, b.Path))
+	})
+	next.Files = slices.SortedFunc(maps.Values(files), func(a, b state.File) int { return strings.Compare(a.Name, b.Name) })
+	if _, err := state.WriteMeta(ctx, st, stateDir, next); err != nil {
+		return nil, err
+	}
+	subs := []string{""} // a full load replaces the whole state
+	if !full {
+		subs = append([]string{"meta"}, stateDirs...)
+	}
+	for _, sub := range subs {
+		d, err := stagedDir(ctx, st, joinPart(state.Dir, sub), joinPart(stateDir, sub))
+		if err != nil {
+			return nil, err
+		}
+		out.dirs = append(out.dirs, d)
+	}
+	for _, sub := range goneState {
+		out.dirs = append(out.dirs, commit.Dir{Name: state.Dir + "/" + sub})
+	}
+	totals(m, out.parts)
+	return publish(ctx, o, r, m, out.dirs, log)
+}
+
+// totals sets the manifest's table figures from the partitions' figures.
+func totals(m *report.Manifest, parts map[string]map[string]state.Part) {
+	for _, t := range table.All {
+		var tt report.Table
+		for name, p := range parts[t] {
+			tt.Rows += p.Rows
+			tt.Files += p.Files
+			tt.Bytes += p.Bytes
+			if name != "" {
+				tt.Partitions++
+			}
+			if t == table.NameSongplays {
+				m.Matched += p.Matched
+			}
+		}
+		m.Tables[t] = tt
+	}
+	m.Plays = m.Tables[table.NameSongplays].Rows
+	if m.Plays > 0 {
+		m.MatchRate = float64(m.Matched) / float64(m.Plays)
+	}
+	if rj, ok := parts[run.RejectedDir][""]; ok {
+		m.Rejected = report.Table{Rows: rj.Rows, Files: rj.Files, Bytes: rj.Bytes}
+	}
+}
+
+// stagedDir is the commit.Dir of a staged folder, with the files and bytes the staging holds.
+func stagedDir(ctx context.Context, st storage.Store, name, staged string) (commit.Dir, error) {
+	d := commit.Dir{Name: name}
+	err := st.List(ctx, staged, func(o storage.Object) error {
+		d.Files++
+		d.Bytes += o.Size
+		return nil
+	})
+	return d, err
+}
