@@ -232,6 +232,7 @@ func sameTables(t *testing.T, got, want string) {
 // far writes. Random splits of dirty data into batches, with plays whose songs come later,
 // duplicates across batches, backfilled days and song files sorting before loaded ones.
 func TestIncrementalEqualsFullRun(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	want, wantM := fullRun(t, data)
 	if wantM.Inputs["events"].Duplicates == 0 || wantM.Matched == 0 || wantM.Rejected.Rows == 0 {
@@ -239,7 +240,7 @@ func TestIncrementalEqualsFullRun(t *testing.T) {
 	}
 	seeds := 6
 	if testing.Short() || raceEnabled { // ten times slower: the engine's concurrency is the point there
-		seeds = 3
+		seeds = 2
 	}
 	for seed := range seeds {
 		t.Run(fmt.Sprint("split", seed), func(t *testing.T) {
@@ -272,6 +273,7 @@ func TestIncrementalEqualsFullRun(t *testing.T) {
 // TestIncrementalSkipsLoadedFiles: a run with nothing new touches nothing; one with one new day
 // rewrites only that day's partitions and says so.
 func TestIncrementalSkipsLoadedFiles(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	var first, last []string
 	for _, f := range files {
@@ -358,6 +360,7 @@ func sameFiles(a, b []os.FileInfo) bool {
 // TestIncrementalChangedInput: a file loaded before that has changed or is gone fails the run
 // with a line naming it, before anything is touched.
 func TestIncrementalChangedInput(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	var logFile string
 	for _, f := range files {
@@ -404,6 +407,7 @@ func TestIncrementalChangedInput(t *testing.T) {
 // TestIncrementalDamagedState: a state file cut short, or its description, fails the run with a
 // clear error; nothing is touched.
 func TestIncrementalDamagedState(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	half := len(files) / 2
 	for _, victim := range []string{"meta/state.json", "keys/keys.parquet", "plays/year=2018/month=11/plays.parquet", "catalog/songs.parquet"} {
@@ -437,6 +441,7 @@ func TestIncrementalDamagedState(t *testing.T) {
 // fault came after its commit point and the recovery finished it), and the next run gives the
 // tables of a full run.
 func TestIncrementalKillPoints(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	// Small data: the run is repeated once per store operation.
 	data, files := incrementalDataOf(t, gen.Options{
 		Songs: 20, Events: 800, Users: 8, Days: 6, Seed: 5, MatchShare: 0.5, Dirty: true,
@@ -465,7 +470,7 @@ func TestIncrementalKillPoints(t *testing.T) {
 	t.Logf("%d store operations", ops)
 	step := int64(1)
 	if testing.Short() || raceEnabled {
-		step = 3
+		step = 4
 	}
 	for k := int64(1); k <= ops; k += step {
 		out := copyTree(t, base)
@@ -536,6 +541,7 @@ func copyTree(t *testing.T, from string) string {
 // TestIncrementalRunsTogether: two incremental runs started together on one output: one
 // proceeds, the other fails at once on the lock; the lake is then what a full run writes.
 func TestIncrementalRunsTogether(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	in, out := t.TempDir(), t.TempDir()
 	copyInto(t, data, in, files)
@@ -567,6 +573,7 @@ func TestIncrementalRunsTogether(t *testing.T) {
 // TestIncrementalRebuilds: a change of settings that changes the tables' bytes makes the next
 // incremental run a full load, said so; other inputs are an error.
 func TestIncrementalRebuilds(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	in, out := t.TempDir(), t.TempDir()
 	copyInto(t, data, in, files)
@@ -598,6 +605,7 @@ func TestIncrementalRebuilds(t *testing.T) {
 // TestIncrementalS3 runs one split with the inputs and the lake on a real S3 server: ETags tell
 // the files apart, partitions are published by copies, and the lake equals a local full run.
 func TestIncrementalS3(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data, files := incrementalData(t)
 	env := newS3Env(t, "")
 	input := env.client.Store(s3.URL{Bucket: "input"})
@@ -642,6 +650,7 @@ func TestIncrementalS3(t *testing.T) {
 // TestIncrementalCleanData: data without a single rejected record or duplicate, loaded in two
 // batches, gives a full run's tables (the state then holds empty rejects).
 func TestIncrementalCleanData(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data := t.TempDir()
 	if _, err := gen.WriteDir(context.Background(), data, gen.Options{Songs: 40, Events: 600, Users: 10, Days: 4, Seed: 2}); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 // and gzipped, with every kind of bad line and lines without a final newline) decode to exactly
 // the events and rejects, with the same lines and offsets, as each file decoded whole.
 func TestStreamedDecodingIsWholeFileDecoding(t *testing.T) {
+	t.Parallel() // long: overlapped with the others
 	dir := t.TempDir()
 	if _, err := gen.WriteDir(context.Background(), dir, gen.Options{
 		Songs: 50, Events: 30_000, Users: 50, Days: 2, Seed: 3, MatchShare: 0.3, Dirty: true,

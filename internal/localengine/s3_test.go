@@ -116,6 +116,7 @@ func checkFigures(t *testing.T, m *report.Manifest) {
 // TestS3EndToEnd runs S3 → S3, S3 → local and local → S3 on the shared sample and checks that
 // every combination writes exactly the tables of a local run, byte for byte.
 func TestS3EndToEnd(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	data := lakecheck.SharedData(t)
 	env := newS3Env(t, data)
 	ref := t.TempDir()
@@ -299,6 +300,7 @@ func BenchmarkS3ManySmallObjects(b *testing.B) {
 // connections mid-transfer, or stops answering. Each run must either succeed, with exactly the
 // new tables, or fail with the previous tables intact: never a partial table.
 func TestS3FaultsThroughProxy(t *testing.T) {
+	t.Parallel() // long, and partly waiting on servers: overlapped with the others
 	env := newS3Env(t, "")
 	ctx := context.Background()
 	direct := env.client.Store(s3.URL{Bucket: "input"})
