@@ -244,20 +244,20 @@ func (f firsts) candidates() map[transform.MatchKey][]record.Song {
 }
 
 func (f firsts) songRows() []table.Song {
-	rows := make([]table.Song, 0, len(f.songs))
-	for _, s := range f.songs {
-		rows = append(rows, transform.SongRow(s))
-	}
-	slices.SortFunc(rows, func(a, b table.Song) int { return transform.CompareSongs(&a, &b) })
-	return rows
+	return rowsOf(f.songs, transform.SongRow, transform.CompareSongs)
 }
 
 func (f firsts) artistRows() []table.Artist {
-	rows := make([]table.Artist, 0, len(f.artists))
-	for _, s := range f.artists {
-		rows = append(rows, transform.ArtistRow(s))
+	return rowsOf(f.artists, transform.ArtistRow, transform.CompareArtists)
+}
+
+// rowsOf builds a dimension's rows from its first records, in the table's order.
+func rowsOf[T any](firsts map[string]*record.Song, row func(*record.Song) T, compare func(a, b *T) int) []T {
+	rows := make([]T, 0, len(firsts))
+	for _, s := range firsts {
+		rows = append(rows, row(s))
 	}
-	slices.SortFunc(rows, func(a, b table.Artist) int { return transform.CompareArtists(&a, &b) })
+	slices.SortFunc(rows, func(a, b T) int { return compare(&a, &b) })
 	return rows
 }
 
