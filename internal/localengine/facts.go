@@ -74,34 +74,50 @@ func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (_ *f
 		return nil, err
 	}
 	t.duplicatePlays = seen - int64(len(t.songplays))
-	if err := checkUniqueIDs(t.songplays); err != nil {
+	if err := checkUniqueIDs(t.songplays, rowID, rowKey); err != nil {
 		return nil, err
 	}
-	// The plays are in start-time order: the time table is their distinct start times.
-	for i := range t.songplays {
-		if i%(1<<16) == 0 && ctx.Err() != nil {
-			return nil, context.Cause(ctx)
-		}
-		if ts := t.songplays[i].StartTime; i == 0 || ts != t.songplays[i-1].StartTime {
-			t.times = append(t.times, transform.TimeRow(ts))
-		}
+	if t.times, err = appendTimes(ctx, nil, t.songplays); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
-// checkUniqueIDs fails if two plays share a songplay_id (see transform.SongplayID).
-func checkUniqueIDs(plays []table.Songplay) error {
+// appendTimes appends the time rows of plays, which are in start-time order: their distinct
+// start times.
+func appendTimes(ctx context.Context, times []table.Time, plays []table.Songplay) ([]table.Time, error) {
+	for i := range plays {
+		if i%(1<<16) == 0 && ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if ts := plays[i].StartTime; i == 0 || ts != plays[i-1].StartTime {
+			times = append(times, transform.TimeRow(ts))
+		}
+	}
+	return times, nil
+}
+
+func rowID(r *table.Songplay) int64 { return r.SongplayID }
+
+func rowKey(r *table.Songplay) transform.EventKey {
+	return transform.EventKey{UserID: r.UserID, SessionID: r.SessionID, ItemInSession: r.ItemInSession}
+}
+
+// checkUniqueIDs fails if two plays share a songplay_id (see transform.SongplayID); id and key
+// give a play's id and key, whatever form the plays have (rows, or an incremental run's keys).
+func checkUniqueIDs[T any](plays []T, id func(*T) int64, key func(*T) transform.EventKey) error {
 	ids := make([]int64, len(plays))
 	for i := range plays {
-		ids[i] = plays[i].SongplayID
+		ids[i] = id(&plays[i])
 	}
 	slices.Sort(ids)
 	for i := 1; i < len(ids); i++ {
 		if ids[i] == ids[i-1] {
 			var keys []string
-			for _, p := range plays {
-				if p.SongplayID == ids[i] {
-					keys = append(keys, fmt.Sprintf("(user %d, session %d, item %d)", p.UserID, p.SessionID, p.ItemInSession))
+			for j := range plays {
+				if id(&plays[j]) == ids[i] {
+					k := key(&plays[j])
+					keys = append(keys, fmt.Sprintf("(user %d, session %d, item %d)", k.UserID, k.SessionID, k.ItemInSession))
 				}
 			}
 			return fmt.Errorf("%w: %d for %s", run.ErrDuplicateID, ids[i], strings.Join(keys, " and "))

@@ -38,11 +38,11 @@ func TestSortPlays(t *testing.T) {
 
 func TestCheckUniqueIDs(t *testing.T) {
 	plays := []table.Songplay{{SongplayID: 3, UserID: 1}, {SongplayID: 1, UserID: 2}, {SongplayID: 2, UserID: 3}}
-	if err := checkUniqueIDs(plays); err != nil {
+	if err := checkUniqueIDs(plays, rowID, rowKey); err != nil {
 		t.Fatalf("distinct ids: %v", err)
 	}
 	plays = append(plays, table.Songplay{SongplayID: 1, UserID: 4})
-	if err := checkUniqueIDs(plays); !errors.Is(err, run.ErrDuplicateID) {
+	if err := checkUniqueIDs(plays, rowID, rowKey); !errors.Is(err, run.ErrDuplicateID) {
 		t.Fatalf("duplicate ids: got %v, want ErrDuplicateID", err)
 	}
 }

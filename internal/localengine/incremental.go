@@ -468,10 +468,9 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 		plan.write[part] = plays
 		plan.matched[part] = matched
 		plan.rows = append(plan.rows, rows...)
-		for i := range rows {
-			if ts := rows[i].StartTime; i == 0 || ts != rows[i-1].StartTime {
-				plan.times = append(plan.times, transform.TimeRow(ts))
-			}
+		var err error
+		if plan.times, err = appendTimes(ctx, plan.times, rows); err != nil {
+			return nil, err
 		}
 	}
 
@@ -489,7 +488,7 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 		keys := make([]state.Key, 0, len(p.keys)+len(fresh))
 		i := 0
 		for _, k := range p.keys {
-			if moved[transform.EventKey{UserID: k.UserID, SessionID: k.SessionID, ItemInSession: k.ItemInSession}] {
+			if moved[stateKey(&k)] {
 				continue
 			}
 			for i < len(fresh) && compareKeys(fresh[i], k) < 0 {
@@ -499,7 +498,7 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 			keys = append(keys, k)
 		}
 		plan.keys = append(keys, fresh[i:]...)
-		if err := checkUniqueKeyIDs(plan.keys); err != nil {
+		if err := checkUniqueIDs(plan.keys, stateKeyID, stateKey); err != nil {
 			return nil, err
 		}
 	}
@@ -522,20 +521,12 @@ func playRows(plays []record.Event, cand map[transform.MatchKey][]record.Song) (
 	return rows, matched
 }
 
-// checkUniqueKeyIDs fails if two plays of the whole table share a songplay_id.
-func checkUniqueKeyIDs(keys []state.Key) error {
-	ids := make([]int64, len(keys))
-	for i, k := range keys {
-		ids[i] = transform.SongplayID(transform.EventKey{UserID: k.UserID, SessionID: k.SessionID, ItemInSession: k.ItemInSession})
-	}
-	slices.Sort(ids)
-	for i := 1; i < len(ids); i++ {
-		if ids[i] == ids[i-1] {
-			return fmt.Errorf("%w: %d", run.ErrDuplicateID, ids[i])
-		}
-	}
-	return nil
+// stateKey and stateKeyID give checkUniqueIDs a state.Key's key and songplay_id.
+func stateKey(k *state.Key) transform.EventKey {
+	return transform.EventKey{UserID: k.UserID, SessionID: k.SessionID, ItemInSession: k.ItemInSession}
 }
+
+func stateKeyID(k *state.Key) int64 { return transform.SongplayID(stateKey(k)) }
 
 // mergeRejects adds a run's rejected records to those loaded before, in the order a full run
 // lists them: the songs' before the events', each input's by file path; a file's records keep
@@ -772,9 +763,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	if writeRejects {
 		rejects = mergeRejects(p.rejects, newRejects)
 		stageTable(run.RejectedDir, nil, nil, func(ctx context.Context, dir string) (sink.Result, error) {
-			res, err := sink.Rejects(ctx, st, stg+"/"+run.RejectedFile, rejects)
-			res.Parts = []sink.Part{{Rows: res.Rows, Files: res.Files, Bytes: res.Bytes}}
-			return res, err
+			return sink.Rejects(ctx, st, stg+"/"+run.RejectedFile, rejects)
 		})
 	}
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -492,7 +493,7 @@ func TestIncrementalKillPoints(t *testing.T) {
 		}
 		r.End(context.Background(), nil)
 		after := lakecheck.Snapshot(t, out, false)
-		if !sameMaps(after, before) {
+		if !maps.Equal(after, before) {
 			lakecheck.SameSnapshot(t, lakecheck.Snapshot(t, out, true), wantSnap)
 		}
 		if _, err := runInc(t, in, out); err != nil {
@@ -505,34 +506,10 @@ func TestIncrementalKillPoints(t *testing.T) {
 	}
 }
 
-func sameMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 func copyTree(t *testing.T, from string) string {
 	t.Helper()
 	to := t.TempDir()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		writeFile(t, filepath.Join(to, rel), string(data))
-		return nil
-	})
-	if err != nil {
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
 		t.Fatal(err)
 	}
 	return to

@@ -31,9 +31,9 @@ type rejectLine struct {
 }
 
 // Rejects writes rejects, in the order given, as JSON lines to name. It writes nothing when there
-// are none.
+// are none. Its folder is one unpartitioned part (Result.Parts has one entry, named "").
 func Rejects(ctx context.Context, st storage.Store, name string, rejects []*record.Reject) (Result, error) {
-	res := Result{Table: name}
+	res := Result{Table: name, Parts: []Part{{}}}
 	if len(rejects) == 0 {
 		return res, nil
 	}
@@ -71,5 +71,6 @@ func Rejects(ctx context.Context, st storage.Store, name string, rejects []*reco
 		return res, err
 	}
 	res.Rows, res.Files, res.Bytes, res.Names = int64(len(rejects)), 1, cw.n, []string{name}
+	res.Parts[0] = Part{Rows: res.Rows, Files: res.Files, Bytes: res.Bytes}
 	return res, nil
 }
