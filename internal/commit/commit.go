@@ -1,16 +1,21 @@
 // Package commit makes a run's output visible all at once, or not at all.
 //
 // A run writes everything under _staging/<run-id>/ in the output store. Publishing then writes a
-// commit marker — the commit point — and moves each staged folder into place, keeping the folder
-// it replaces under the staging folder until the end. A folder is a whole table, or a partition
-// of one (songplays/year=2018/month=12) when an incremental run replaces only some: the table's
-// other partitions are left as they are. A run that fails or is killed before the commit point
-// leaves the previous tables untouched, and the next run discards its staging; one killed after
-// it is rolled forward by the next run, which finishes the moves. Either way, once the output is
-// recovered it holds exactly one run's folders. On a local disk, which renames a folder at once,
-// a reader never sees a mix of two runs' files inside one folder; on an object store, which
-// cannot, a folder holds such a mix while its files are copied. _SUCCESS and _manifest.json are
-// written last.
+// commit marker — the commit point — and moves each staged unit into place, keeping the one it
+// replaces under the staging folder until the end. A unit is mostly a folder: a whole table, or
+// a partition of one (songplays/year=2018/month=12) when an incremental run replaces only some,
+// the table's other partitions being left as they are. It may also be a single object, one file
+// of a partition (songplays/year=2018/month=12/part-2018-12-30-00000.snappy.parquet): an
+// incremental run that rewrites one day's file of a month partition publishes that file alone,
+// and the month's other files, which are not the run's, are neither moved nor rewritten, nor on
+// an object store copied again. A run that fails or is killed before the commit point leaves the
+// previous tables untouched, and the next run discards its staging; one killed after it is
+// rolled forward by the next run, which finishes the moves. Either way, once the output is
+// recovered it holds exactly one run's units. On a local disk, which renames a folder or a file
+// at once, a reader never sees a mix of two runs' files inside one unit (a partition of which a
+// run publishes single files holds files of several runs: that is what such a run is for); on an
+// object store, which cannot rename, a folder holds such a mix while its files are copied.
+// _SUCCESS and _manifest.json are written last.
 //
 // One run at a time may write to an output: the caller holds the output's lock (package run).
 // As a second line of defence, Publish checks that the staging holds exactly what the run wrote
@@ -46,41 +51,54 @@ const (
 	oldDir      = "_old"
 )
 
-// Staging returns the staging folder of a run; the run writes its folders below it.
+// Staging returns the staging folder of a run; the run writes its units below it.
 func Staging(runID string) string { return StagingDir + "/" + runID }
 
 // marker is the content of the commit marker: what to put in place.
 type marker struct {
 	RunID string `json:"run_id"`
-	// Dirs are the folders the run owns under the output root: each is replaced by the staged
-	// folder of that name, or removed when the run staged none.
+	// Dirs are the units (folders, or single objects) the run owns under the output root: each
+	// is replaced by the staged folder or object of that name, or removed when the run staged
+	// none.
 	Dirs []string `json:"dirs"`
-	// Staged are the Dirs the run staged a folder for.
+	// Staged are the Dirs the run staged something for.
 	Staged []string `json:"staged"`
-	// Contents are what the run staged in each folder: a roll-forward that has not started checks
+	// Contents are what the run staged in each unit: a roll-forward that has not started checks
 	// them, so that a staging that vanished (removed by another run after this one had lost its
 	// lock) is discarded rather than published as empty tables.
 	Contents []Dir `json:"contents,omitempty"`
 }
 
-// Dir is a folder a run owns under the output root, with what the run staged in it: every table,
+// Dir is a unit a run owns under the output root, with what the run staged for it: every table,
 // and _rejected even when the run rejected nothing, so that an old one is removed. An incremental
 // run owns only the partitions it rewrites or drops, and names them by their path
 // (songplays/year=2018/month=12); the rest of the table is not its, and stays as it is.
+//
+// A Dir may also be a single object rather than a folder: an incremental run that rewrites one
+// day's file of a month partition
+// (songplays/year=2018/month=12/part-2018-12-30-00000.snappy.parquet) owns that file only, not
+// the month, whose other files are earlier runs' and must not be rewritten (on an object store,
+// replacing the month would copy all of them again). Publish need not be told which kind a Dir
+// is: whatever the staging holds under Name, one object or a folder, replaces whatever is
+// published under it, and a file removed that was the last of its partition takes the folders it
+// leaves empty with it, up to the output root, as a removed partition does.
 type Dir struct {
-	// Name is a slash-separated path below the output root. No Dir of a run may be inside
-	// another: the folder put in place would take the inner one's files with it.
+	// Name is a slash-separated path below the output root: a folder, or one object. No Dir of a
+	// run may be inside another: the folder put in place would take the inner one's files with
+	// it. Names are compared by path segment, so files whose names merely start alike (part-3 and
+	// part-30, or part-3.crc) are distinct units, as month=1 and month=12 are.
 	Name  string
-	Files int   // objects the run wrote below it; 0: the published folder is removed
+	Files int   // objects the run wrote below it, 1 for a single object; 0: Name is removed
 	Bytes int64 // their total size
 }
 
 // reserved are the names the commit itself uses, at the output root or beside the staged
-// folders: a Dir under one of them would be overwritten, or removed with the bookkeeping.
+// units: a Dir under one of them would be overwritten, or removed with the bookkeeping.
 var reserved = []string{StagingDir, SuccessFile, ManifestFile, ViewsFile, markerFile, doneDir, oldDir}
 
-// checkNames refuses a set of folder names that the moves could not keep apart, before anything
-// is written: an invalid path, a reserved name, or two names of which one is inside the other.
+// checkNames refuses a set of unit names (folders or single objects) that the moves could not
+// keep apart, before anything is written: an invalid path, a reserved name, or two names of which
+// one is inside the other (a file and the partition that holds it).
 func checkNames(names []string) error {
 	seen := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -128,8 +146,8 @@ func under(name, dir string) bool {
 // ErrStagingChanged is returned when the staging does not hold what the run wrote.
 var ErrStagingChanged = errors.New("the staging does not hold what the run wrote")
 
-// Publish puts the staged folders of runID in place; dirs lists every folder the run owns and
-// manifest is written to _manifest.json. committed tells whether the commit marker was written:
+// Publish puts the staged units of runID in place; dirs lists every unit (folder, or single
+// object) the run owns and manifest is written to _manifest.json. committed tells whether the commit marker was written:
 // from then on the run counts as published even if an error stops the moves (the next run, or
 // sparkify recover, finishes them), so the caller must not discard the staging.
 //
@@ -187,8 +205,8 @@ func Publish(ctx context.Context, st storage.Store, runID string, dirs []Dir, ma
 	return true, nil
 }
 
-// verifyStaging checks that the staging holds, in each folder, as many objects and bytes as the
-// run wrote there: another process that removed or added staged files (a second run's recovery,
+// verifyStaging checks that the staging holds, for each unit, as many objects and bytes as the
+// run wrote there (a unit that is one object holds that object: one, of its size): another process that removed or added staged files (a second run's recovery,
 // a user) makes the run fail instead of publishing tables with files missing.
 func verifyStaging(ctx context.Context, st storage.Store, stg string, dirs []Dir) error {
 	type tally struct {
@@ -200,8 +218,8 @@ func verifyStaging(ctx context.Context, st storage.Store, stg string, dirs []Dir
 		got[d.Name] = &tally{}
 	}
 	err := st.List(ctx, stg, func(o storage.Object) error {
-		// The object counts for the Dir that holds it, whatever its depth; Dirs do not overlap,
-		// so at most one does. Objects outside every Dir (the manifest, a run's own files) are
+		// The object counts for the Dir that is it or holds it, whatever its depth; Dirs do not
+		// overlap, so at most one does. Objects outside every Dir (the manifest, a run's own files) are
 		// not published, and not counted.
 		for p := strings.TrimPrefix(o.Name, stg+"/"); p != ""; p = parent(p) {
 			if t := got[p]; t != nil {
@@ -325,16 +343,18 @@ func rollForward(ctx context.Context, st storage.Store, runID string, checked bo
 	return removeIfEmpty(ctx, st, StagingDir)
 }
 
-// replaceByRename is for stores that rename a folder at once (a local disk). Everything that
-// lists or writes is done first; then, folder after folder, the published folder is renamed aside
-// to _old/ and the staged one into place, and nothing else happens between those renames: that
-// is the whole window in which a reader can see some folders new and some old. A partition whose
-// table folder is not there yet gets it from the rename (Move makes the parents of its target).
-// Last, the folders that removing a partition left empty go, so that an incremental run leaves
-// the tree a full run would; one Sync then makes all of it durable.
+// replaceByRename is for stores that rename a folder or a file at once (a local disk).
+// Everything that lists or writes is done first; then, unit after unit, the published folder or
+// file is renamed aside to _old/ and the staged one into place, and nothing else happens between
+// those renames: that is the whole window in which a reader can see some units new and some old
+// (and a unit absent). A partition whose table folder is not there yet, or a file whose partition
+// is not, gets it from the rename (Move makes the parents of its target). A file's siblings are
+// not touched: only the file is renamed. Last, the folders that removing a partition or the last
+// file of one left empty go, so that an incremental run leaves the tree a full run would; one
+// Sync then makes all of it durable.
 //
-// It keeps no progress markers: the file system is the state. A staged folder that is gone was
-// moved in full (a rename is atomic), and a folder the run removes that is still there was not
+// It keeps no progress markers: the file system is the state. A staged unit that is gone was
+// moved in full (a rename is atomic), and a unit the run removes that is still there was not
 // moved aside, so a roll-forward interrupted anywhere, even by a crash that lost renames not yet
 // synced, resumes from what it finds. The empty folders are looked for on every attempt, not
 // only after a move, for the same reason.
@@ -390,9 +410,10 @@ func replaceByRename(ctx context.Context, st storage.Store, stg string, dirs []s
 	return nil
 }
 
-// removeEmptyFolders removes each folder the run removes, if an empty folder is left of it, and
+// removeEmptyFolders removes each unit the run removes, if an empty folder is left of it, and
 // then its parents as long as they hold nothing, up to the output root: a partition moved aside
-// may have been the only one of its year, or of its table. A placed folder is not empty, so its
+// may have been the only one of its year, or of its table, and a file moved aside the only one of
+// its partition. A placed unit is not empty (a placed file is an object in its parents), so its
 // parents are not either. "Empty" is what List sees: an entry it passes with Skip set (a
 // symlink, a fifo) keeps its folder.
 func removeEmptyFolders(ctx context.Context, st storage.Store, dirs []string, staged map[string]bool) error {
@@ -418,7 +439,7 @@ func removeEmptyFolders(ctx context.Context, st storage.Store, dirs []string, st
 	return nil
 }
 
-// dirsAtOnce is how many folders replaceByCopy replaces side by side; each also runs its copies
+// dirsAtOnce is how many units replaceByCopy replaces side by side; each also runs its copies
 // and removals side by side.
 const dirsAtOnce = 4
 
@@ -427,6 +448,12 @@ const dirsAtOnce = 4
 // did not write are deleted. The folder is never empty; while the copies run, it holds a mix of
 // the two runs' files, which is the most an object store without transactions allows. An object
 // store has no folders, so none is left empty.
+//
+// A unit d that is one object is copied and listed as that object alone: Store.List of a name
+// that is an object lists that object, and lists by path segment, so CopyPrefix copies the staged
+// object to exactly d, the listing of stale objects finds d only, and neither the other files of
+// its partition nor a sibling whose name merely starts with d's (part-30 beside part-3) is
+// copied or removed.
 func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged bool) error {
 	placedDone := stg + "/" + doneDir + "/" + d + "/placed"
 	src := stg + "/" + d
@@ -446,7 +473,8 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 		var stale []string
 		if err := st.List(ctx, d, func(o storage.Object) error {
 			// List lists by path segment (Store.List), so this only guards against a store that
-			// breaks that: a sibling partition, month=12 beside month=1, is not the run's to delete.
+			// breaks that: a sibling partition, month=12 beside month=1, or a sibling file, part-30
+			// beside part-3, is not the run's to delete.
 			if !keep[o.Name] && under(o.Name, d) {
 				stale = append(stale, o.Name)
 			}

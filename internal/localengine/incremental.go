@@ -8,7 +8,8 @@ package localengine
 //   - the catalog's first records (of each song_id and of each artist_id), which decide the
 //     songs and artists tables and the song match;
 //   - each user's latest event, which decides the users table;
-//   - the deduplicated plays, one file per songplays partition, and an index of their keys;
+//   - the deduplicated plays, one file per day (as songplays has), with the range of the days'
+//     session ids, and the sorted songplay_ids of all plays, for the collision check;
 //   - the rejected records, which _rejected/ lists in full;
 //   - the files loaded, with their size and version, and what each table partition holds.
 //
@@ -98,7 +99,7 @@ type prior struct {
 	meta    *state.Meta
 	songs   []record.Song
 	users   []record.Event
-	keys    []state.Key
+	ids     []int64 // every songplay_id loaded, sorted
 	rejects []*record.Reject
 }
 
@@ -182,7 +183,7 @@ func readPrior(ctx context.Context, o Options, meta *state.Meta) (*prior, error)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { p.songs, err = state.ReadSongs(gctx, st, state.Dir, meta); return err })
 	g.Go(func() (err error) { p.users, err = state.ReadUsers(gctx, st, state.Dir, meta); return err })
-	g.Go(func() (err error) { p.keys, err = state.ReadKeys(gctx, st, state.Dir, meta); return err })
+	g.Go(func() (err error) { p.ids, err = state.ReadIDs(gctx, st, state.Dir, meta); return err })
 	g.Go(func() (err error) { p.rejects, err = state.ReadRejects(gctx, st, state.Dir, meta); return err })
 	return p, g.Wait()
 }
@@ -261,24 +262,25 @@ func rowsOf[T any](firsts map[string]*record.Song, row func(*record.Song) T, com
 	return rows
 }
 
-// playPartition is the songplays (and time) partition a play's row goes to.
-func playPartition(e *record.Event) string {
+// unit is where a play's row goes: a day (table.Grouped) of a songplays (and time) partition.
+// An incremental run rewrites units, one file each, not whole months.
+type unit struct{ part, day string }
+
+func (u unit) key() string { return u.part + "/" + u.day }
+
+func compareUnits(a, b unit) int {
+	return cmp.Or(strings.Compare(a.part, b.part), strings.Compare(a.day, b.day))
+}
+
+func playUnit(e *record.Event) unit {
 	r := transform.SongplayRow(e, nil)
-	return r.Partition()
+	return unit{r.Partition(), r.FileGroup()}
 }
 
 // comparePlays orders a partition's plays as their rows are ordered (transform.CompareSongplays).
 func comparePlays(a, b *record.Event) int {
 	return cmp.Or(cmp.Compare(a.TS, b.TS), cmp.Compare(a.UserID, b.UserID),
 		cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.ItemInSession, b.ItemInSession))
-}
-
-func compareKeys(a, b state.Key) int {
-	return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.ItemInSession, b.ItemInSession))
-}
-
-func keyOf(e *record.Event, partition string) state.Key {
-	return state.Key{UserID: e.UserID, SessionID: e.SessionID, ItemInSession: e.ItemInSession, Partition: partition}
 }
 
 // diffRows groups rows by partition and returns the rows of the partitions whose rows differ
@@ -332,22 +334,25 @@ func eqFloatPtr(a, b *float64) bool {
 	return *a == *b
 }
 
-// playsPlan is what an incremental run changes on the songplays side: the partitions whose plays
+// playsPlan is what an incremental run changes on the songplays side: the days whose plays
 // change (written again: songplays, time and the state's plays) and those left with none.
 type playsPlan struct {
-	write      map[string][]record.Event // partition -> its plays after this run, in row order
-	rows       []table.Songplay          // the rows of the partitions in write, in order
-	times      []table.Time              // their time rows
-	matched    map[string]int64          // matched plays per partition in write
-	gone       []string                  // partitions left without plays
-	keys       []state.Key               // the key index after this run; nil when unchanged
-	duplicates int64                     // new plays that lost to an equal play, old or new
+	write      map[unit][]record.Event // unit -> its plays after this run, in row order
+	rows       []table.Songplay        // the rows of the units in write, in order
+	times      []table.Time            // their time rows
+	matched    map[string]int64        // matched plays per unit key in write
+	spans      []state.Span            // every plays file after this run
+	gone       []unit                  // units left without plays
+	ids        []int64                 // every songplay_id after this run; nil when unchanged
+	duplicates int64                   // new plays that lost to an equal play, old or new
 }
 
 // planPlays folds the new plays (deduplicated among themselves by fold) into the loaded ones.
-// Only the partitions that a new play goes to, or that hold a play a new one replaces, are read
-// from the state — all of them when rematch says the catalog's songs changed, since any old play
-// may then match another song.
+// Only the days that a new play goes to, and those whose range of session ids holds a new play's
+// session (where a play with its key may be), are read from the state — all of them when rematch
+// says the catalog's songs changed, since any old play may then match another song. Sessions
+// follow time, so a daily load reads the day it adds and the day before, whose sessions ran past
+// midnight; a backfill reads the days around it.
 func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, newCand map[transform.MatchKey][]record.Song, rematch bool) (*playsPlan, error) {
 	var seen int64
 	var news []*record.Event
@@ -357,153 +362,170 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 			news = append(news, e)
 		}
 	}
-	slices.SortFunc(news, func(a, b *record.Event) int { return compareKeys(keyOf(a, ""), keyOf(b, "")) })
+	slices.SortFunc(news, comparePlays) // for a deterministic error message
 
-	// The partitions to read: where each new play goes, where a play with its key is now, and
-	// every partition when the match may change.
-	read := map[string]bool{}
+	var spans []state.Span
+	if p.meta != nil {
+		spans = p.meta.Plays
+	}
+	loaded := make(map[unit]state.Span, len(spans))
+	for _, sp := range spans {
+		loaded[unit{sp.Partition, sp.Day}] = sp
+	}
+	// The days to read: those a new play goes to, and those that may hold a play with its key.
+	read := map[unit]bool{}
+	sessions := make([]int64, 0, len(news))
 	for _, e := range news {
-		read[playPartition(e)] = true
-	}
-	if p.meta != nil {
-		for i, j := 0, 0; i < len(news) && j < len(p.keys); {
-			switch c := compareKeys(keyOf(news[i], ""), p.keys[j]); {
-			case c < 0:
-				i++
-			case c > 0:
-				j++
-			default:
-				read[p.keys[j].Partition] = true
-				i++
-				j++
-			}
+		if u := playUnit(e); loaded[u].Rows > 0 {
+			read[u] = true
 		}
-		if rematch {
-			for part := range p.meta.Tables[table.NameSongplays] {
-				read[part] = true
-			}
+		sessions = append(sessions, e.SessionID)
+	}
+	slices.Sort(sessions)
+	for _, sp := range spans {
+		i, _ := slices.BinarySearch(sessions, sp.MinSession)
+		if rematch || (i < len(sessions) && sessions[i] <= sp.MaxSession) {
+			read[unit{sp.Partition, sp.Day}] = true
 		}
 	}
-	old := map[string][]record.Event{}
-	if p.meta != nil {
-		var mu sync.Mutex
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(storage.Concurrency(o.Output, o.Workers))
-		for part := range read {
-			if _, ok := p.meta.Tables[table.NameSongplays][part]; !ok {
-				continue // a new partition
-			}
-			g.Go(func() error {
-				plays, err := state.ReadPlays(gctx, o.Output, state.Dir, p.meta, part)
-				mu.Lock()
-				old[part] = plays
-				mu.Unlock()
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
+	old := map[unit][]record.Event{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(storage.Concurrency(o.Output, o.Workers))
+	for u := range read {
+		g.Go(func() error {
+			plays, err := state.ReadPlays(gctx, o.Output, state.Dir, p.meta, u.part, u.day)
+			mu.Lock()
+			old[u] = plays
+			mu.Unlock()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	// Fold: a new play replaces a loaded one with its key when the SPEC's rule prefers it.
 	type at struct {
-		part string
-		i    int
+		u unit
+		i int
 	}
 	index := map[transform.EventKey]at{}
-	for part, plays := range old {
+	for u, plays := range old {
 		for i := range plays {
-			index[transform.KeyOf(&plays[i])] = at{part, i}
+			index[transform.KeyOf(&plays[i])] = at{u, i}
 		}
 	}
 	removed := map[at]bool{}
-	added := map[string][]record.Event{}
-	changed := map[string]bool{}
-	var winners int64
+	added := map[unit][]record.Event{}
+	changed := map[unit]bool{}
+	var winners []*record.Event // plays with a key not loaded before
 	for _, e := range news {
-		part := playPartition(e)
+		u := playUnit(e)
 		if loc, ok := index[transform.KeyOf(e)]; ok {
-			w := &old[loc.part][loc.i]
+			w := &old[loc.u][loc.i]
 			if transform.EarlierEventOf(w, e) == w {
 				continue // the loaded play stays
 			}
 			removed[loc] = true
-			changed[loc.part] = true
+			changed[loc.u] = true
 		} else {
-			winners++
+			winners = append(winners, e)
 		}
-		added[part] = append(added[part], *e)
-		changed[part] = true
+		added[u] = append(added[u], *e)
+		changed[u] = true
 	}
-	plan := &playsPlan{write: map[string][]record.Event{}, matched: map[string]int64{}, duplicates: seen - winners}
+	plan := &playsPlan{write: map[unit][]record.Event{}, matched: map[string]int64{}, duplicates: seen - int64(len(winners))}
 
-	parts := slices.Sorted(maps.Keys(read))
-	for _, part := range parts {
+	units := slices.SortedFunc(maps.Keys(read), compareUnits)
+	for u := range added {
+		if !read[u] {
+			units = append(units, u)
+		}
+	}
+	slices.SortFunc(units, compareUnits)
+	after := maps.Clone(loaded)
+	for _, u := range units {
 		if err := ctx.Err(); err != nil {
 			return nil, context.Cause(ctx)
 		}
 		var plays []record.Event
-		for i := range old[part] {
-			if !removed[at{part, i}] {
-				plays = append(plays, old[part][i])
+		for i := range old[u] {
+			if !removed[at{u, i}] {
+				plays = append(plays, old[u][i])
 			}
 		}
-		plays = append(plays, added[part]...)
+		plays = append(plays, added[u]...)
 		if len(plays) == 0 {
-			if _, ok := old[part]; ok {
-				plan.gone = append(plan.gone, part)
+			if read[u] {
+				plan.gone = append(plan.gone, u)
+				delete(after, u)
 			}
 			continue
 		}
 		slices.SortFunc(plays, func(a, b record.Event) int { return comparePlays(&a, &b) })
 		rows, matched := playRows(plays, newCand)
-		if !changed[part] {
+		if !changed[u] {
 			// Read only because the catalog changed: written again only if a match changed.
 			before, _ := playRows(plays, oldCand)
 			if slices.EqualFunc(before, rows, func(a, b table.Songplay) bool { return eqSongplay(&a, &b) }) {
 				continue
 			}
 		}
-		plan.write[part] = plays
-		plan.matched[part] = matched
+		plan.write[u] = plays
+		plan.matched[u.key()] = matched
 		plan.rows = append(plan.rows, rows...)
 		var err error
 		if plan.times, err = appendTimes(ctx, plan.times, rows); err != nil {
 			return nil, err
 		}
+		sp := state.Span{Partition: u.part, Day: u.day, Rows: int64(len(plays)), MinSession: plays[0].SessionID, MaxSession: plays[0].SessionID}
+		for i := range plays {
+			sp.MinSession = min(sp.MinSession, plays[i].SessionID)
+			sp.MaxSession = max(sp.MaxSession, plays[i].SessionID)
+		}
+		after[u] = sp
 	}
+	plan.spans = slices.SortedFunc(maps.Values(after), func(a, b state.Span) int {
+		return compareUnits(unit{a.Partition, a.Day}, unit{b.Partition, b.Day})
+	})
 
-	// The key index changes when a play was added or moved to another partition.
-	if len(added) > 0 || p.meta == nil {
-		var fresh []state.Key
-		moved := map[transform.EventKey]bool{}
-		for part, plays := range added {
-			for i := range plays {
-				fresh = append(fresh, keyOf(&plays[i], part))
-				moved[transform.KeyOf(&plays[i])] = true
-			}
-		}
-		slices.SortFunc(fresh, compareKeys)
-		keys := make([]state.Key, 0, len(p.keys)+len(fresh))
-		i := 0
-		for _, k := range p.keys {
-			if moved[stateKey(&k)] {
-				continue
-			}
-			for i < len(fresh) && compareKeys(fresh[i], k) < 0 {
-				keys = append(keys, fresh[i])
-				i++
-			}
-			keys = append(keys, k)
-		}
-		plan.keys = append(keys, fresh[i:]...)
-		if err := checkUniqueIDs(plan.keys, stateKeyID, stateKey); err != nil {
+	// The id index gains the new keys' ids. A play with a loaded key is in a day read above, so
+	// a new key whose id is already in the index is a collision, as a full run would find it.
+	if len(winners) > 0 || p.meta == nil {
+		if err := checkUniqueIDs(winners, eventID, eventKey); err != nil {
 			return nil, err
 		}
+		fresh := make([]int64, len(winners))
+		for i, e := range winners {
+			fresh[i] = eventID(&e)
+		}
+		slices.Sort(fresh)
+		ids := make([]int64, 0, len(p.ids)+len(fresh))
+		i := 0
+		for _, id := range p.ids {
+			for i < len(fresh) && fresh[i] < id {
+				ids = append(ids, fresh[i])
+				i++
+			}
+			if i < len(fresh) && fresh[i] == id {
+				for _, e := range winners {
+					if eventID(&e) == id {
+						return nil, fmt.Errorf("%w: %d for (user %d, session %d, item %d) and a play loaded before",
+							run.ErrDuplicateID, id, e.UserID, e.SessionID, e.ItemInSession)
+					}
+				}
+			}
+			ids = append(ids, id)
+		}
+		plan.ids = append(ids, fresh[i:]...)
 	}
 	return plan, nil
 }
+
+func eventKey(e **record.Event) transform.EventKey { return transform.KeyOf(*e) }
+
+func eventID(e **record.Event) int64 { return transform.SongplayID(transform.KeyOf(*e)) }
 
 // playRows builds a partition's rows from its plays, in order, matching them against cand.
 func playRows(plays []record.Event, cand map[transform.MatchKey][]record.Song) ([]table.Songplay, int64) {
@@ -520,13 +542,6 @@ func playRows(plays []record.Event, cand map[transform.MatchKey][]record.Song) (
 	}
 	return rows, matched
 }
-
-// stateKey and stateKeyID give checkUniqueIDs a state.Key's key and songplay_id.
-func stateKey(k *state.Key) transform.EventKey {
-	return transform.EventKey{UserID: k.UserID, SessionID: k.SessionID, ItemInSession: k.ItemInSession}
-}
-
-func stateKeyID(k *state.Key) int64 { return transform.SongplayID(stateKey(k)) }
 
 // mergeRejects adds a run's rejected records to those loaded before, in the order a full run
 // lists them: the songs' before the events', each input's by file path; a file's records keep
@@ -546,35 +561,66 @@ func mergeRejects(old, new []*record.Reject) []*record.Reject {
 }
 
 // publishSet is what an incremental run stages, and how each part is published: whole folders on
-// a full load (whatever the output held is replaced), partition folders otherwise.
+// a full load (whatever the output held is replaced), otherwise partition folders, and single
+// files for the days of songplays and time.
 type publishSet struct {
 	full  bool
 	dirs  []commit.Dir
 	inc   *report.Incremental
-	parts map[string]map[string]state.Part // every table's partitions after this run
+	parts map[string]map[string]state.Part // every table's partitions (or days) after this run
 }
 
-// add records a table's partitions written (res) and removed (gone).
-func (s *publishSet) add(name string, res sink.Result, gone []string, matched map[string]int64) {
+// add records a table's partitions or days written (res, staged under stg) and removed (gone,
+// as keys of parts[name]).
+func (s *publishSet) add(stg, name string, res sink.Result, gone []string, matched map[string]int64) {
+	old := s.parts[name]
 	if s.full {
 		s.dirs = append(s.dirs, commit.Dir{Name: name, Files: res.Files, Bytes: res.Bytes})
-		s.parts[name] = map[string]state.Part{}
-	} else if s.parts[name] == nil {
+		old = nil
+	}
+	s.parts[name] = maps.Clone(old)
+	if s.parts[name] == nil {
 		s.parts[name] = map[string]state.Part{}
 	}
 	for _, p := range res.Parts {
-		if !s.full {
+		key := p.Name
+		part := state.Part{Rows: p.Rows, Files: p.Files, Bytes: p.Bytes, Matched: matched[p.Name]}
+		if p.Group != "" {
+			key = joinPart(p.Name, p.Group)
+			part.Partition, part.Group, part.Matched = p.Name, p.Group, matched[key]
+			for _, n := range p.Names {
+				part.Names = append(part.Names, strings.TrimPrefix(n, stg+"/"+name+"/"))
+			}
+			if !s.full {
+				// A day is its files: each is published on its own, and those of the day's
+				// earlier version that this run did not write again go.
+				for i, n := range part.Names {
+					s.dirs = append(s.dirs, commit.Dir{Name: name + "/" + n, Files: 1, Bytes: p.Sizes[i]})
+				}
+				for _, n := range old[key].Names {
+					if !slices.Contains(part.Names, n) {
+						s.dirs = append(s.dirs, commit.Dir{Name: name + "/" + n})
+					}
+				}
+			}
+		} else if !s.full {
 			s.dirs = append(s.dirs, commit.Dir{Name: joinPart(name, p.Name), Files: p.Files, Bytes: p.Bytes})
 		}
-		s.parts[name][p.Name] = state.Part{Rows: p.Rows, Files: p.Files, Bytes: p.Bytes, Matched: matched[p.Name]}
-		s.inc.Rewritten[name] = append(s.inc.Rewritten[name], p.Name)
+		s.parts[name][key] = part
+		s.inc.Rewritten[name] = append(s.inc.Rewritten[name], key)
 	}
-	for _, p := range gone {
+	for _, key := range gone {
 		if !s.full {
-			s.dirs = append(s.dirs, commit.Dir{Name: joinPart(name, p)})
+			if op, ok := old[key]; ok && op.Group != "" {
+				for _, n := range op.Names {
+					s.dirs = append(s.dirs, commit.Dir{Name: name + "/" + n})
+				}
+			} else {
+				s.dirs = append(s.dirs, commit.Dir{Name: joinPart(name, key)})
+			}
 		}
-		delete(s.parts[name], p)
-		s.inc.Removed[name] = append(s.inc.Removed[name], p)
+		delete(s.parts[name], key)
+		s.inc.Removed[name] = append(s.inc.Removed[name], key)
 	}
 }
 
@@ -751,10 +797,14 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		}
 	}
 	if full || len(plan.write) > 0 || len(plan.gone) > 0 {
-		stageTable(table.NameSongplays, plan.gone, plan.matched, func(ctx context.Context, dir string) (sink.Result, error) {
+		var gone []string
+		for _, u := range plan.gone {
+			gone = append(gone, u.key())
+		}
+		stageTable(table.NameSongplays, gone, plan.matched, func(ctx context.Context, dir string) (sink.Result, error) {
 			return sink.Table(ctx, st, dir, plan.rows, (*table.Songplay).Partition, o.Sink)
 		})
-		stageTable(table.NameTime, plan.gone, nil, func(ctx context.Context, dir string) (sink.Result, error) {
+		stageTable(table.NameTime, gone, nil, func(ctx context.Context, dir string) (sink.Result, error) {
 			return sink.Table(ctx, st, dir, plan.times, (*table.Time).Partition, o.Sink)
 		})
 	}
@@ -767,7 +817,8 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		})
 	}
 
-	// The state: each part written again goes to the staging; the others stay.
+	// The state: each part written again goes to the staging; the others stay. A part is a
+	// folder, or a day's plays file.
 	stateDir := stg + "/" + state.Dir
 	files := map[string]state.File{}
 	if meta != nil {
@@ -775,10 +826,10 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 			files[f.Name] = f
 		}
 	}
-	var stateDirs []string // below state.Dir, written by this run
+	var stateParts []string // below state.Dir, written by this run
 	var fileMu sync.Mutex
 	stageState := func(sub string, write func(ctx context.Context) (state.File, error)) {
-		stateDirs = append(stateDirs, sub)
+		stateParts = append(stateParts, sub)
 		fileMu.Lock() // earlier writes add their files as they finish
 		for name := range files {
 			if name == sub || strings.HasPrefix(name, sub+"/") {
@@ -801,35 +852,32 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	if userEvents != nil {
 		stageState("users", func(ctx context.Context) (state.File, error) { return state.WriteUsers(ctx, st, stateDir, userEvents) })
 	}
-	if plan.keys != nil {
-		stageState("keys", func(ctx context.Context) (state.File, error) { return state.WriteKeys(ctx, st, stateDir, plan.keys) })
+	if plan.ids != nil {
+		stageState("ids", func(ctx context.Context) (state.File, error) { return state.WriteIDs(ctx, st, stateDir, plan.ids) })
 	}
 	if writeRejects {
 		stageState("rejects", func(ctx context.Context) (state.File, error) { return state.WriteRejects(ctx, st, stateDir, rejects) })
 	}
-	for _, part := range slices.Sorted(maps.Keys(plan.write)) {
-		plays := plan.write[part]
-		stageState("plays/"+part, func(ctx context.Context) (state.File, error) {
-			return state.WritePlays(ctx, st, stateDir, part, plays)
+	for _, u := range slices.SortedFunc(maps.Keys(plan.write), compareUnits) {
+		plays := plan.write[u]
+		stageState(state.PlaysFile(u.part, u.day), func(ctx context.Context) (state.File, error) {
+			return state.WritePlays(ctx, st, stateDir, u.part, u.day, plays)
 		})
 	}
-	var goneState []string
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, part := range plan.gone {
-		goneState = append(goneState, "plays/"+part)
-		for name := range files {
-			if strings.HasPrefix(name, "plays/"+part+"/") {
-				delete(files, name)
-			}
-		}
+	var goneState []string
+	for _, u := range plan.gone {
+		name := state.PlaysFile(u.part, u.day)
+		goneState = append(goneState, name)
+		delete(files, name)
 	}
 	for _, w := range writes {
-		out.add(w.name, w.res, w.gone, w.matched)
+		out.add(stg, w.name, w.res, w.gone, w.matched)
 	}
 
-	next := &state.Meta{Format: state.Format, Counters: map[string]int64{}, Tables: out.parts}
+	next := &state.Meta{Format: state.Format, Counters: map[string]int64{}, Tables: out.parts, Plays: plan.spans}
 	next.Version, next.Rules, next.Settings, next.Roots = o.identity()
 	if meta != nil {
 		next.Loaded = slices.Clone(meta.Loaded)
@@ -851,7 +899,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	}
 	subs := []string{""} // a full load replaces the whole state
 	if !full {
-		subs = append([]string{"meta"}, stateDirs...)
+		subs = append([]string{"meta"}, stateParts...)
 	}
 	for _, sub := range subs {
 		d, err := stagedDir(ctx, st, joinPart(state.Dir, sub), joinPart(stateDir, sub))
@@ -871,11 +919,16 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 func totals(m *report.Manifest, parts map[string]map[string]state.Part) {
 	for _, t := range table.All {
 		var tt report.Table
+		folders := map[string]bool{}
 		for name, p := range parts[t] {
 			tt.Rows += p.Rows
 			tt.Files += p.Files
 			tt.Bytes += p.Bytes
-			if name != "" {
+			if p.Group != "" {
+				name = p.Partition
+			}
+			if name != "" && !folders[name] {
+				folders[name] = true
 				tt.Partitions++
 			}
 			if t == table.NameSongplays {

@@ -171,6 +171,15 @@ func Summary(w io.Writer, m *report.Manifest) {
 	fmt.Fprintf(w, "\nthe tables as DuckDB views: duckdb -init %s/_views.sql (other tools: sparkify ddl --dialect athena|spark|trino)\n", strings.TrimRight(m.Output, "/"))
 }
 
+// unitName shows what an incremental run wrote, as report.Incremental names it: a partition
+// folder, "all" for an unpartitioned table, or a day's files as their glob.
+func unitName(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 && !strings.Contains(p[i:], "=") {
+		return p[:i] + "/part-" + p[i+1:] + "-*"
+	}
+	return cmp.Or(p, "all")
+}
+
 // incrementalSummary tells what an incremental run loaded and which partitions it wrote again.
 func incrementalSummary(w io.Writer, inc *report.Incremental) {
 	if inc.Full {
@@ -184,10 +193,10 @@ func incrementalSummary(w io.Writer, inc *report.Incremental) {
 	for _, name := range table.All {
 		var parts []string
 		for _, p := range inc.Rewritten[name] {
-			parts = append(parts, cmp.Or(p, "all"))
+			parts = append(parts, unitName(p))
 		}
 		for _, p := range inc.Removed[name] {
-			parts = append(parts, cmp.Or(p, "all")+" (removed)")
+			parts = append(parts, unitName(p)+" (removed)")
 		}
 		switch {
 		case len(parts) == 0:

@@ -70,7 +70,9 @@ type Incremental struct {
 	NewFiles     map[string]int `json:"new_files"`
 	LoadedBefore map[string]int `json:"loaded_before"`
 	// Rewritten and Removed list, per table, the partition folders this run wrote or removed
-	// ("" for an unpartitioned table); the others were left as they were.
+	// ("" for an unpartitioned table) or, in songplays and time, whose files are one per day,
+	// the days: year=2018/month=11/2018-11-30 for the files part-2018-11-30-* of that folder.
+	// The others were left as they were.
 	Rewritten map[string][]string `json:"rewritten_partitions"`
 	Removed   map[string][]string `json:"removed_partitions,omitempty"`
 }

@@ -1,16 +1,19 @@
 // Package sink writes table rows as Hive-partitioned Parquet files, and rejected records as JSON
 // lines, into a store — in practice the run's staging folder, which commit later puts in place.
 //
-// It decides file layout (one folder per partition value, files split near a target size, names
-// that are the same on every run) and encoding, never content: rows arrive built and sorted.
+// It decides file layout (one folder per partition value, a file per day in songplays and time
+// (table.Grouped), files split near a target size, names that are the same on every run) and
+// encoding, never content: rows arrive built and sorted.
 package sink
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sparkify/lake/internal/storage"
+	"github.com/sparkify/lake/internal/table"
 )
 
 // Options tune the files written.
@@ -59,22 +63,29 @@ type Result struct {
 	Files      int      `json:"files"`
 	Bytes      int64    `json:"bytes"`
 	Partitions int      `json:"partitions"`
-	Names      []string `json:"-"` // object names written, relative to the table folder
-	// Parts is what was written in each partition folder ("" for an unpartitioned table), in
-	// partition order: an incremental run publishes partition folders one by one.
+	Names      []string `json:"-"` // object names written, as the store names them
+	Sizes      []int64  `json:"-"` // their sizes
+	// Parts is what was written for each partition ("" for an unpartitioned table) and, in a
+	// table whose rows are table.Grouped, for each file group in it, in that order: an
+	// incremental run publishes them one by one.
 	Parts []Part `json:"-"`
 }
 
-// Part is what was written in one partition folder.
+// Part is what was written for one partition, or for one file group of a partition.
 type Part struct {
 	Name  string // the partition's path below the table folder, e.g. year=2018/month=11
+	Group string // the file group (table.Grouped), "" if the table has none
 	Rows  int64
 	Files int
 	Bytes int64
+	Names []string // the files, as the store names them
+	Sizes []int64  // their sizes
 }
 
 // Table writes rows, already in their final order, under dir: one folder per partition (as
-// returned by partition, "" for none) and files named part-NNNNN<.codec>.parquet within it.
+// returned by partition, "" for none) and files named part-NNNNN<.codec>.parquet within it — or,
+// for rows that are table.Grouped, part-<group>-NNNNN<.codec>.parquet, the files of each group
+// apart.
 func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, partition func(*T) string, opts Options) (Result, error) {
 	res := Result{Table: dir}
 	codec, ext, err := opts.codec()
@@ -93,35 +104,39 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 		// store each is a wait for the network, so more run at once.
 		opts.Parallelism = min(storage.Concurrency(st, 2), 16)
 	}
-	// Group row indexes by partition, keeping the rows' order within each partition.
-	groups := map[string][]int{}
+	// Group row indexes by partition, and within it by file group (table.Grouped), keeping the
+	// rows' order within each.
+	type unit struct{ part, group string }
+	groupOf := func(*T) string { return "" }
+	var zero T
+	if _, ok := any(&zero).(table.Grouped); ok {
+		groupOf = func(r *T) string { return any(r).(table.Grouped).FileGroup() }
+	}
+	groups := map[unit][]int{}
 	for i := range rows {
-		p := partition(&rows[i])
-		groups[p] = append(groups[p], i)
+		u := unit{partition(&rows[i]), groupOf(&rows[i])}
+		groups[u] = append(groups[u], i)
 	}
 	// An unpartitioned table with no rows still gets one file, so that its schema is there and a
 	// reader's glob over it matches something; a partitioned one has no partition to put it in.
-	var zero T
 	if len(rows) == 0 && partition(&zero) == "" {
-		groups[""] = nil
+		groups[unit{}] = nil
 	}
-	parts := make([]string, 0, len(groups))
-	for p := range groups {
-		parts = append(parts, p)
-	}
-	slices.Sort(parts)
-	for _, p := range parts {
-		if p != "" {
+	units := slices.SortedFunc(maps.Keys(groups), func(a, b unit) int {
+		return cmp.Or(strings.Compare(a.part, b.part), strings.Compare(a.group, b.group))
+	})
+	for i, u := range units {
+		if u.part != "" && (i == 0 || units[i-1].part != u.part) {
 			res.Partitions++
 		}
 	}
-	// Partitions are written in parallel: a table like songs has thousands of small ones, each
-	// mostly file-system calls. Results are kept per partition and summed in partition order,
-	// so the result does not depend on scheduling.
-	partRes := make([]Result, len(parts))
+	// Units are written in parallel: a table like songs has thousands of small partitions, each
+	// mostly file-system calls. Results are kept per unit and summed in order, so the result does
+	// not depend on scheduling.
+	unitRes := make([]Result, len(units))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(opts.Parallelism, 1))
-	for pi, p := range parts {
+	for ui, u := range units {
 		g.Go(func() error {
 			// errgroup starts every goroutine even after one failed or the run was cancelled:
 			// a table of thousands of partitions must stop at once.
@@ -129,12 +144,16 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 				return context.Cause(gctx)
 			}
 			folder := dir
-			if p != "" {
-				folder += "/" + p
+			if u.part != "" {
+				folder += "/" + u.part
 			}
-			idx := groups[p]
+			prefix := "part-"
+			if u.group != "" {
+				prefix += u.group + "-"
+			}
+			idx := groups[u]
 			buf := make([]T, 0, min(opts.RowGroupRows, max(len(idx), 1)))
-			fw := fileWriter[T]{st: st, folder: folder, ext: ext + ".parquet", opts: opts, codec: codec, res: &partRes[pi]}
+			fw := fileWriter[T]{st: st, folder: folder, prefix: prefix, ext: ext + ".parquet", opts: opts, codec: codec, res: &unitRes[ui]}
 			for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
 				if gctx.Err() != nil {
 					fw.abort()
@@ -155,12 +174,13 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
-	for i, r := range partRes {
-		res.Parts = append(res.Parts, Part{Name: parts[i], Rows: r.Rows, Files: r.Files, Bytes: r.Bytes})
+	for i, r := range unitRes {
+		res.Parts = append(res.Parts, Part{Name: units[i].part, Group: units[i].group, Rows: r.Rows, Files: r.Files, Bytes: r.Bytes, Names: r.Names, Sizes: r.Sizes})
 		res.Rows += r.Rows
 		res.Files += r.Files
 		res.Bytes += r.Bytes
 		res.Names = append(res.Names, r.Names...)
+		res.Sizes = append(res.Sizes, r.Sizes...)
 	}
 	return res, nil
 }
@@ -175,17 +195,18 @@ type fileWriter[T any] struct {
 	codec  compress.Codec
 	res    *Result
 
-	n    int // files started in this partition
-	name string
-	out  storage.Writer
-	buf  *bufio.Writer
-	cw   *countingWriter
-	pw   *parquet.GenericWriter[T]
+	prefix string // of the files' names: part-, or part-<group>-
+	n      int    // files started in this partition
+	name   string
+	out    storage.Writer
+	buf    *bufio.Writer
+	cw     *countingWriter
+	pw     *parquet.GenericWriter[T]
 }
 
 func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
 	if f.pw == nil {
-		f.name = fmt.Sprintf("%s/part-%05d%s", f.folder, f.n, f.ext)
+		f.name = fmt.Sprintf("%s/%s%05d%s", f.folder, f.prefix, f.n, f.ext)
 		f.n++
 		out, err := f.st.Create(ctx, f.name)
 		if err != nil {
@@ -234,6 +255,7 @@ func (f *fileWriter[T]) close() error {
 	f.res.Files++
 	f.res.Bytes += f.cw.n
 	f.res.Names = append(f.res.Names, f.name)
+	f.res.Sizes = append(f.res.Sizes, f.cw.n)
 	return nil
 }
 

@@ -17,9 +17,10 @@ func FuzzReadMeta(f *testing.F) {
 	// Small seeds: the fuzzer minimizes every input that finds new code, at a cost that grows
 	// with its size, and counts no executions meanwhile.
 	small := &Meta{Version: "v", Rules: "r", Settings: map[string]string{"c": "snappy"}, Counters: map[string]int64{"n": 1},
-		Loaded:     []Loaded{{Input: "event", Path: "a.json", Size: 1, ETag: "e"}},
-		Files:      []File{{Name: PlaysFile("y=1"), Size: 1, SHA256: sha('a')}},
-		Partitions: []string{"y=1"}}
+		Loaded: []Loaded{{Input: "event", Path: "a.json", Size: 1, ETag: "e"}},
+		Files:  []File{{Name: PlaysFile("y=1", "2018-11-30"), Size: 1, SHA256: sha('a')}},
+		Tables: map[string]map[string]Part{"t": {"y=1/g": {Partition: "y=1", Group: "g", Files: 1, Names: []string{"a"}}}},
+		Plays:  []Span{{Partition: "y=1", Day: "2018-11-30", Rows: 1, MinSession: -1, MaxSession: 1}}}
 	for i, m := range []*Meta{small, {}} {
 		dir := string(rune('a' + i))
 		if _, err := WriteMeta(ctx, seed, dir, m); err != nil {
@@ -28,7 +29,7 @@ func FuzzReadMeta(f *testing.F) {
 		data, _ := storage.ReadFile(ctx, seed, dir+"/"+MetaFile)
 		f.Add(data)
 	}
-	for _, s := range []string{"", "{}", "null", `{"format": 1}`, `{"format": 2}`, `{"format": 1e400}`, "\xff"} {
+	for _, s := range []string{"", "{}", "null", `{"format": 1}`, `{"format": 2}`, `{"format": 3}`, `{"format": 1e400}`, "\xff"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -164,8 +166,27 @@ func (g *gen) song() record.Song {
 	}
 }
 
-func (g *gen) key() Key {
-	return Key{UserID: g.int64(), SessionID: g.int64(), ItemInSession: g.int32(), Partition: g.str()}
+// ids returns n strictly increasing ids: random gaps of 1 to 2^56, so that neighbours differ in
+// any byte, and sometimes the extremes of int64 at either end.
+func (g *gen) ids(n int) []int64 {
+	if n == 0 {
+		return []int64{}
+	}
+	out := make([]int64, n)
+	id := int64(math.MinInt64)
+	if g.r.IntN(2) == 0 {
+		id = -int64(g.r.Uint64N(1 << 62))
+	}
+	// n gaps of at most 2^shift stay below 2^62: from at least -2^63, no overflow.
+	shift := min(56, 62-bits.Len(uint(n)))
+	for i := range out {
+		out[i] = id
+		id += 1 + int64(g.r.Uint64N(1<<g.r.IntN(shift+1)))
+	}
+	if n > 1 && g.r.IntN(2) == 0 && out[n-2] < math.MaxInt64 {
+		out[n-1] = math.MaxInt64
+	}
+	return out
 }
 
 func (g *gen) reject() *record.Reject {
@@ -215,14 +236,26 @@ func realisticPlays(n int) []record.Event {
 	return out
 }
 
+// day is a plays file: a day of a partition.
+type day struct{ partition, day string }
+
 // fixture is a whole state: its Meta and what it holds.
 type fixture struct {
 	meta    *Meta
 	songs   []record.Song
 	users   []record.Event
-	plays   map[string][]record.Event
-	keys    []Key
+	plays   map[day][]record.Event
+	ids     []int64
 	rejects []*record.Reject
+}
+
+// spanOf returns the span of a day's plays, which must not be empty.
+func spanOf(d day, plays []record.Event) Span {
+	s := Span{Partition: d.partition, Day: d.day, Rows: int64(len(plays)), MinSession: plays[0].SessionID, MaxSession: plays[0].SessionID}
+	for _, e := range plays {
+		s.MinSession, s.MaxSession = min(s.MinSession, e.SessionID), max(s.MaxSession, e.SessionID)
+	}
+	return s
 }
 
 // writeState writes a whole state of random records under dir.
@@ -231,11 +264,15 @@ func writeState(t *testing.T, st storage.Store, dir string, seed uint64, n int) 
 	ctx := context.Background()
 	g := newGen(seed)
 	f := &fixture{
-		meta:    &Meta{Version: "test", Rules: "r1", Settings: map[string]string{"compression": "snappy"}, Counters: map[string]int64{"plays": int64(n)}},
-		songs:   many(n, g.song),
-		users:   many(n, g.event),
-		plays:   map[string][]record.Event{"year=2018/month=11": many(n, g.event), "year=2018/month=12": many(n/2, g.event)},
-		keys:    many(n, g.key),
+		meta:  &Meta{Version: "test", Rules: "r1", Settings: map[string]string{"compression": "snappy"}, Counters: map[string]int64{"plays": int64(n)}},
+		songs: many(n, g.song),
+		users: many(n, g.event),
+		plays: map[day][]record.Event{
+			{"year=2018/month=11", "2018-11-01"}: many(n, g.event),
+			{"year=2018/month=11", "2018-11-30"}: many(max(1, n/3), g.event),
+			{"year=2018/month=12", "2018-12-01"}: many(max(1, n/2), g.event),
+		},
+		ids:     g.ids(n),
 		rejects: many(n, g.reject),
 	}
 	add := func(file File, err error) {
@@ -247,10 +284,13 @@ func writeState(t *testing.T, st storage.Store, dir string, seed uint64, n int) 
 	}
 	add(WriteSongs(ctx, st, dir, f.songs))
 	add(WriteUsers(ctx, st, dir, f.users))
-	for p, plays := range f.plays {
-		add(WritePlays(ctx, st, dir, p, plays))
+	for d, plays := range f.plays {
+		add(WritePlays(ctx, st, dir, d.partition, d.day, plays))
+		f.meta.Plays = append(f.meta.Plays, spanOf(d, plays))
 	}
-	add(WriteKeys(ctx, st, dir, f.keys))
+	// In the order WriteMeta writes them, which ReadMeta gives back.
+	slices.SortFunc(f.meta.Plays, compareSpans)
+	add(WriteIDs(ctx, st, dir, f.ids))
 	add(WriteRejects(ctx, st, dir, f.rejects))
 	if _, err := WriteMeta(ctx, st, dir, f.meta); err != nil {
 		t.Fatal(err)

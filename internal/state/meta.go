@@ -11,31 +11,21 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sparkify/lake/internal/storage"
 )
 
 // WriteMeta writes m as meta/state.json under dir, after the files it lists. It writes Format
-// whatever m.Format says, ModTime in UTC, and Partitions from Files when they are nil, without
-// changing m. It refuses a Meta that ReadMeta would reject (a file listed twice, a plays file
-// without its partition, text that is not UTF-8, which JSON would silently replace), so that what
-// it writes can be read back.
+// whatever m.Format says and Plays sorted by partition and day, without changing m. It refuses a Meta that ReadMeta would reject (a file listed twice, a plays file without its
+// span or a span without its file, text that is not UTF-8, which JSON would silently replace), so
+// that what it writes can be read back.
 func WriteMeta(ctx context.Context, st storage.Store, dir string, m *Meta) (File, error) {
 	c := *m
 	c.Format = Format
-	c.Loaded = slices.Clone(m.Loaded)
-	for i := range c.Loaded {
-		c.Loaded[i].ModTime = c.Loaded[i].ModTime.UTC()
-	}
-	if c.Partitions == nil {
-		for _, f := range c.Files {
-			if p, ok := playsPartition(f.Name); ok {
-				c.Partitions = append(c.Partitions, p)
-			}
-		}
-		slices.Sort(c.Partitions)
-	}
+	c.Plays = slices.Clone(m.Plays)
+	slices.SortFunc(c.Plays, compareSpans)
 	if err := checkMeta(&c); err != nil {
 		return File{}, fmt.Errorf("state: invalid meta: %w", err)
 	}
@@ -65,7 +55,7 @@ const maxMetaSize = 256 << 20
 // ReadMeta reads the Meta of the state under dir. It returns an error wrapping ErrNoState when
 // there is none, ErrIncompatible when it has another Format, and ErrCorrupt when it is not
 // exactly what WriteMeta writes: invalid JSON, a field missing or unknown, a file listed twice, a
-// plays partition without its file, or any other change made by hand.
+// plays span without its file, or any other change made by hand.
 func ReadMeta(ctx context.Context, st storage.Store, dir string) (*Meta, error) {
 	if err := checkDir(dir); err != nil {
 		return nil, err
@@ -95,29 +85,29 @@ func decodeMeta(data []byte, loc string) (*Meta, error) {
 	corrupt := func(reason string, err error) error {
 		return &CorruptError{Location: loc, Reason: reason, Err: err}
 	}
-	// The format first, read leniently: another format may have other fields.
-	var head struct {
-		Format *json.RawMessage `json:"format"`
+	// The fields as raw text first (one pass over a meta of tens of thousands of loaded files),
+	// and of them the format, read leniently: another format may have other fields.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, corrupt("not valid JSON", err)
+		}
+		return nil, corrupt("not a JSON object", err)
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, corrupt("not valid JSON", err)
-	}
-	if head.Format == nil {
+	format, ok := fields["format"]
+	if !ok {
 		return nil, corrupt("no format field", nil)
 	}
 	var got int
-	if err := json.Unmarshal(*head.Format, &got); err != nil {
+	if err := json.Unmarshal(format, &got); err != nil {
 		return nil, corrupt("format is not a number", err)
 	}
 	if got != Format {
 		return nil, fmt.Errorf("%s: %w: format %d, this sparkify reads format %d (run without --incremental to rebuild it)", loc, ErrIncompatible, got, Format)
 	}
 	// Every field is written, so every field must be there (null for an empty map or list).
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return nil, corrupt("not a JSON object", err)
-	}
-	for _, f := range []string{"format", "version", "rules", "settings", "roots", "loaded", "counters", "tables", "files", "partitions"} {
+	for _, f := range []string{"format", "version", "rules", "settings", "roots", "loaded", "counters", "tables", "files", "plays"} {
 		if _, ok := fields[f]; !ok {
 			return nil, corrupt(fmt.Sprintf("no %s field", f), nil)
 		}
@@ -144,8 +134,17 @@ func decodeMeta(data []byte, loc string) (*Meta, error) {
 	return m, nil
 }
 
-// checkMeta checks what JSON cannot: the files and partitions agree, nothing is listed twice,
-// and all text is UTF-8, which JSON would otherwise change without a word.
+// compareSpans orders spans by partition, then day.
+func compareSpans(a, b Span) int {
+	if c := strings.Compare(a.Partition, b.Partition); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Day, b.Day)
+}
+
+// checkMeta checks what JSON cannot: the files and plays spans agree, nothing is listed twice,
+// the spans are in the order WriteMeta writes them, and all text is UTF-8, which JSON would
+// otherwise change without a word.
 func checkMeta(m *Meta) error {
 	if m.Format != Format {
 		return fmt.Errorf("format %d, want %d", m.Format, Format)
@@ -170,11 +169,8 @@ func checkMeta(m *Meta) error {
 			return fmt.Errorf("table %q is not UTF-8", t)
 		}
 		for p, part := range parts {
-			switch {
-			case !utf8.ValidString(p):
-				return fmt.Errorf("table %q partition %q is not UTF-8", t, p)
-			case part.Rows < 0 || part.Files < 0 || part.Bytes < 0 || part.Matched < 0:
-				return fmt.Errorf("table %q partition %q has negative figures %+v", t, p, part)
+			if err := checkPart(p, &part); err != nil {
+				return fmt.Errorf("table %q partition %q: %w", t, p, err)
 			}
 		}
 	}
@@ -192,7 +188,7 @@ func checkMeta(m *Meta) error {
 		loaded[input{l.Input, l.Path}] = true
 	}
 	files := make(map[string]bool, len(m.Files))
-	plays := map[string]bool{}
+	plays := 0
 	for _, f := range m.Files {
 		switch {
 		case !knownFile(f.Name):
@@ -205,29 +201,72 @@ func checkMeta(m *Meta) error {
 			return fmt.Errorf("%q has SHA-256 %q", f.Name, f.SHA256)
 		}
 		files[f.Name] = true
-		if p, ok := playsPartition(f.Name); ok {
-			plays[p] = true
+		if _, _, ok := parsePlaysFile(f.Name); ok {
+			plays++
 		}
 	}
-	parts := make(map[string]bool, len(m.Partitions))
-	for _, p := range m.Partitions {
-		if err := ValidPartition(p); err != nil {
-			return err
+	spans := make(map[string]bool, len(m.Plays))
+	for i, s := range m.Plays {
+		if err := ValidPartition(s.Partition); err != nil {
+			return fmt.Errorf("plays span %d: %w", i, err)
 		}
-		if parts[p] {
-			return fmt.Errorf("partition %q listed twice", p)
+		if err := ValidDay(s.Day); err != nil {
+			return fmt.Errorf("plays span %d: %w", i, err)
 		}
-		parts[p] = true
-		if !plays[p] {
-			return fmt.Errorf("partition %q has no file", p)
+		name := PlaysFile(s.Partition, s.Day)
+		switch {
+		case s.Rows < 1:
+			return fmt.Errorf("plays of %s %s: %d rows, want at least 1", s.Partition, s.Day, s.Rows)
+		case s.MinSession > s.MaxSession:
+			return fmt.Errorf("plays of %s %s: sessions from %d to %d", s.Partition, s.Day, s.MinSession, s.MaxSession)
+		case spans[name]:
+			return fmt.Errorf("plays of %s %s listed twice", s.Partition, s.Day)
+		case i > 0 && compareSpans(m.Plays[i-1], s) > 0:
+			return fmt.Errorf("plays of %s %s listed after %s %s", s.Partition, s.Day, m.Plays[i-1].Partition, m.Plays[i-1].Day)
+		case !files[name]:
+			return fmt.Errorf("plays of %s %s have no file %q", s.Partition, s.Day, name)
 		}
+		spans[name] = true
 	}
-	if len(plays) != len(parts) {
-		for p := range plays {
-			if !parts[p] {
-				return fmt.Errorf("plays file of %q, which is not among the partitions", p)
+	if plays != len(spans) {
+		for _, f := range m.Files {
+			if _, _, ok := parsePlaysFile(f.Name); ok && !spans[f.Name] {
+				return fmt.Errorf("plays file %q has no span", f.Name)
 			}
 		}
+	}
+	return nil
+}
+
+// checkPart checks the figures of a table's partition or file group, whose key in Meta.Tables
+// is key.
+func checkPart(key string, part *Part) error {
+	switch {
+	case !utf8.ValidString(key):
+		return errors.New("not UTF-8")
+	case part.Rows < 0 || part.Files < 0 || part.Bytes < 0 || part.Matched < 0:
+		return fmt.Errorf("negative figures %+v", *part)
+	case part.Group == "":
+		if part.Partition != "" || len(part.Names) != 0 {
+			return fmt.Errorf("partition %q or file names without a group", part.Partition)
+		}
+		return nil
+	case key != part.Partition+"/"+part.Group: // so both are UTF-8, as key is
+		return fmt.Errorf("key is not %q, the group's partition/group", part.Partition+"/"+part.Group)
+	case len(part.Names) != part.Files:
+		return fmt.Errorf("%d files, %d names", part.Files, len(part.Names))
+	}
+	names := make(map[string]bool, len(part.Names))
+	for _, n := range part.Names {
+		switch {
+		case !utf8.ValidString(n):
+			return fmt.Errorf("file name %q is not UTF-8", n)
+		case n == "." || !fs.ValidPath(n) || strings.Contains(n, `\`):
+			return fmt.Errorf("file name %q is not a relative slash-separated path", n)
+		case names[n]:
+			return fmt.Errorf("file %q listed twice", n)
+		}
+		names[n] = true
 	}
 	return nil
 }
@@ -235,10 +274,10 @@ func checkMeta(m *Meta) error {
 // knownFile reports whether name is one of the state's data files.
 func knownFile(name string) bool {
 	switch name {
-	case SongsFile, UsersFile, KeysFile, RejectsFile:
+	case SongsFile, UsersFile, IDsFile, RejectsFile:
 		return true
 	}
-	_, ok := playsPartition(name)
+	_, _, ok := parsePlaysFile(name)
 	return ok
 }
 

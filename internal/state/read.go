@@ -46,7 +46,7 @@ import (
 const readBatch = 1024
 
 // maxRows is the most rows a state file of size bytes can hold. Every row type has a PLAIN
-// INT64 column (src_line or user_id), 8 bytes a row before Snappy, which expands at most 64/3
+// INT64 column (src_line), 8 bytes a row before Snappy, which expands at most 64/3
 // times (its densest element is a 3-byte copy of 64 bytes): a row takes at least 3/8 of a byte
 // of the file, so size bytes hold fewer than 8/3·size rows. TestDensestFilesReadBack writes
 // files of zero values, the densest there are, to keep this honest.

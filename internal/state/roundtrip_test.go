@@ -3,12 +3,15 @@ package state
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -45,11 +48,51 @@ func roundTrip[T any](t *testing.T, st storage.Store, rows []T,
 }
 
 func writePlays(ctx context.Context, st storage.Store, dir string, plays []record.Event) (File, error) {
-	return WritePlays(ctx, st, dir, "year=2018/month=11", plays)
+	return WritePlays(ctx, st, dir, "year=2018/month=11", "2018-11-30", plays)
 }
 
 func readPlays(ctx context.Context, st storage.Store, dir string, m *Meta) ([]record.Event, error) {
-	return ReadPlays(ctx, st, dir, m, "year=2018/month=11")
+	return ReadPlays(ctx, st, dir, m, "year=2018/month=11", "2018-11-30")
+}
+
+// idsRoundTrip writes ids, reads them back through the File's Meta entry, and fails unless they
+// are identical (nil for none). It returns the file's bytes.
+func idsRoundTrip(t *testing.T, st storage.Store, ids []int64) []byte {
+	t.Helper()
+	ctx := context.Background()
+	f, err := WriteIDs(ctx, st, "_staging/run/_state", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != IDsFile || f.Size != 8*int64(len(ids)) {
+		t.Errorf("entry %+v for %d ids", f, len(ids))
+	}
+	m := &Meta{}
+	m.AddFile(f)
+	got, err := ReadIDs(ctx, st, "_staging/run/_state", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) == 0 && got != nil {
+		t.Fatalf("no ids read back as %#v, want nil", got)
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("got %d ids, want %d; first difference at %d", len(got), len(ids), firstDiff(got, ids))
+	}
+	data, err := storage.ReadFile(ctx, st, "_staging/run/_state/"+IDsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func firstDiff(a, b []int64) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 var long = strings.Repeat("long text that does not fit a 1 MiB dictionary ", 30_000)
@@ -80,7 +123,7 @@ func TestEdgeValuesRoundTrip(t *testing.T) {
 		{Latitude: 5e-324, Longitude: math.MaxFloat64, Duration: math.NaN(), Year: math.MinInt32, ArtistLocation: "\xc3\x28"},
 		{Year: math.MaxInt32, Title: long},
 	}
-	keys := []Key{{}, {UserID: math.MaxInt64, SessionID: math.MinInt64, ItemInSession: -1, Partition: "year=2018/month=11"}, {Partition: long}}
+	ids := []int64{math.MinInt64, math.MinInt64 + 1, math.MinInt32, -256, -1, 0, 1, 255, 256, math.MaxInt32, 1 << 32, math.MaxInt64 - 1, math.MaxInt64}
 	var all []byte
 	for i := range 256 {
 		all = append(all, byte(i))
@@ -98,7 +141,7 @@ func TestEdgeValuesRoundTrip(t *testing.T) {
 			t.Run("plays", func(t *testing.T) { roundTrip(t, st, events, writePlays, readPlays) })
 			t.Run("users", func(t *testing.T) { roundTrip(t, st, events, WriteUsers, ReadUsers) })
 			t.Run("songs", func(t *testing.T) { roundTrip(t, st, songs, WriteSongs, ReadSongs) })
-			t.Run("keys", func(t *testing.T) { roundTrip(t, st, keys, WriteKeys, ReadKeys) })
+			t.Run("ids", func(t *testing.T) { idsRoundTrip(t, st, ids) })
 			t.Run("rejects", func(t *testing.T) { roundTrip(t, st, rejects, WriteRejects, ReadRejects) })
 			// The rule as the brief states it, for what DeepEqual can see.
 			t.Run("deep equal", func(t *testing.T) {
@@ -128,16 +171,81 @@ func TestZeroRowsWriteAValidFile(t *testing.T) {
 	roundTrip(t, st, []record.Event{}, writePlays, readPlays)
 	roundTrip(t, st, nil, WriteUsers, ReadUsers)
 	roundTrip(t, st, []record.Song{}, WriteSongs, ReadSongs)
-	roundTrip(t, st, []Key{}, WriteKeys, ReadKeys)
 	roundTrip(t, st, []*record.Reject{}, WriteRejects, ReadRejects)
 	// An independent reader sees a Parquet file with no rows.
-	data, err := storage.ReadFile(context.Background(), st, "_staging/run/_state/"+KeysFile)
+	data, err := storage.ReadFile(context.Background(), st, "_staging/run/_state/"+SongsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := parquet.Read[keyRow](bytes.NewReader(data), int64(len(data)))
+	rows, err := parquet.Read[songRow](bytes.NewReader(data), int64(len(data)))
 	if err != nil || len(rows) != 0 {
 		t.Errorf("parquet-go read %d rows, %v", len(rows), err)
+	}
+	// No ids are an empty file, empty or nil.
+	for _, ids := range [][]int64{nil, {}} {
+		if data := idsRoundTrip(t, st, ids); len(data) != 0 {
+			t.Errorf("no ids written as %d bytes", len(data))
+		}
+	}
+}
+
+// The id index is the ids as 8-byte little-endian int64s and nothing else, whatever their
+// values: the extremes of int64 included.
+func TestIDsRoundTrip(t *testing.T) {
+	t.Parallel()
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ids := []int64{math.MinInt64, -1 << 40, -2, 0, 1, 0x0102030405060708, math.MaxInt64}
+			data := idsRoundTrip(t, st, ids)
+			var want []byte
+			for _, id := range ids {
+				want = binary.LittleEndian.AppendUint64(want, uint64(id))
+			}
+			if !bytes.Equal(data, want) {
+				t.Errorf("file % x, want % x", data, want)
+			}
+			if data[0] != 0 || data[7] != 0x80 || data[5*8] != 0x08 || data[5*8+7] != 0x01 {
+				t.Errorf("not little-endian: % x", data)
+			}
+			idsRoundTrip(t, st, []int64{math.MinInt64})
+			idsRoundTrip(t, st, []int64{math.MaxInt64})
+			idsRoundTrip(t, st, []int64{math.MinInt64, math.MaxInt64})
+			// More ids than a batch of the writer, a batch and one, and random ones.
+			g := newGen(9)
+			for _, n := range []int{idBatch - 1, idBatch, idBatch + 1, 3*idBatch + 17} {
+				idsRoundTrip(t, st, g.ids(n))
+			}
+			seq := make([]int64, 2*idBatch+5)
+			for i := range seq {
+				seq[i] = int64(i) - idBatch
+			}
+			idsRoundTrip(t, st, seq)
+		})
+	}
+}
+
+// WriteIDs refuses ids that are not strictly increasing, and writes nothing.
+func TestWriteIDsRefusesUnsortedIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cases := map[string][]int64{
+		"duplicate":             {1, 2, 2, 3},
+		"two equal":             {7, 7},
+		"decreasing":            {3, 2, 1},
+		"last smaller":          {1, 2, 3, 0},
+		"first larger":          {math.MaxInt64, math.MinInt64},
+		"duplicate extremes":    {math.MinInt64, math.MinInt64},
+		"duplicate max":         {0, math.MaxInt64, math.MaxInt64},
+		"unsorted past a batch": append(newGen(3).ids(idBatch+10), 0),
+	}
+	for what, ids := range cases {
+		st := storage.NewMemory(storage.MemoryOptions{})
+		if f, err := WriteIDs(ctx, st, Dir, ids); err == nil {
+			t.Errorf("%s: written as %+v", what, f)
+		}
+		if ok, err := storage.Exists(ctx, st, Dir); ok || err != nil {
+			t.Errorf("%s: a refused index wrote something (%v)", what, err)
+		}
 	}
 }
 
@@ -153,7 +261,7 @@ func TestRandomRecordsRoundTrip(t *testing.T) {
 			roundTrip(t, st, many(n, g.event), writePlays, readPlays)
 			roundTrip(t, st, many(n, g.event), WriteUsers, ReadUsers)
 			roundTrip(t, st, many(n, g.song), WriteSongs, ReadSongs)
-			roundTrip(t, st, many(n, g.key), WriteKeys, ReadKeys)
+			idsRoundTrip(t, st, g.ids(n))
 			roundTrip(t, st, many(n, g.reject), WriteRejects, ReadRejects)
 		}
 	}
@@ -235,7 +343,7 @@ func TestSameRowsSameBytes(t *testing.T) {
 	var contents [][]byte
 	for name, st := range stores(t) {
 		for _, dir := range []string{"_state", "_staging/x/_state"} {
-			f, err := WritePlays(ctx, st, dir, "year=2018/month=11", plays)
+			f, err := WritePlays(ctx, st, dir, "year=2018/month=11", "2018-11-30", plays)
 			if err != nil {
 				t.Fatal(name, err)
 			}
@@ -256,12 +364,17 @@ func TestSameRowsSameBytes(t *testing.T) {
 	}
 }
 
-func TestWritePlaysChecksThePartition(t *testing.T) {
+func TestWritePlaysChecksThePartitionAndTheDay(t *testing.T) {
 	t.Parallel()
 	st := storage.NewMemory(storage.MemoryOptions{})
 	for _, p := range []string{"", ".", "..", "year=2018/../x", "year=2018//month=1", "/year=2018", "year=2018/", "year", "=2018", `year=2018\month=1`, "year=2018/./month=1"} {
-		if _, err := WritePlays(context.Background(), st, "_state", p, nil); err == nil {
+		if _, err := WritePlays(context.Background(), st, "_state", p, "2018-11-30", nil); err == nil {
 			t.Errorf("partition %q accepted", p)
+		}
+	}
+	for _, d := range []string{"", "2018-11-31", "2018-11-30/x", "../2018-11-30", "x/2018-11-30", "2018-11-30.parquet", "2018/11/30"} {
+		if _, err := WritePlays(context.Background(), st, "_state", "year=2018/month=11", d, nil); err == nil {
+			t.Errorf("day %q accepted", d)
 		}
 	}
 	if ok, _ := storage.Exists(context.Background(), st, "_state"); ok {
@@ -274,13 +387,93 @@ func TestWritePlaysChecksThePartition(t *testing.T) {
 	}
 }
 
-func TestReadPlaysOfAnUnknownPartition(t *testing.T) {
+func TestReadPlaysOfAnUnknownDay(t *testing.T) {
 	t.Parallel()
 	st := storage.NewMemory(storage.MemoryOptions{})
 	fx := writeState(t, st, Dir, 1, 5)
-	_, err := ReadPlays(context.Background(), st, Dir, fx.meta, "year=1999/month=1")
-	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorrupt) {
-		t.Errorf("got %v, want fs.ErrNotExist and not ErrCorrupt", err)
+	for _, d := range []day{{"year=1999/month=1", "1999-01-01"}, {"year=2018/month=11", "2018-11-02"}, {"year=2018/month=12", "2018-11-01"}} {
+		_, err := ReadPlays(context.Background(), st, Dir, fx.meta, d.partition, d.day)
+		if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("%v: got %v, want fs.ErrNotExist and not ErrCorrupt", d, err)
+		}
+	}
+	// A day that is not one is the caller's error, and neither.
+	_, err := ReadPlays(context.Background(), st, Dir, fx.meta, "year=2018/month=11", "2018-11-01/../x")
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrCorrupt) {
+		t.Errorf("an invalid day: got %v", err)
+	}
+}
+
+// PlaysFile names a day's file below its partition, and only such names are plays files.
+func TestPlaysFileNames(t *testing.T) {
+	t.Parallel()
+	if got, want := PlaysFile("year=2018/month=11", "2018-11-30"), "plays/year=2018/month=11/2018-11-30.parquet"; got != want {
+		t.Errorf("PlaysFile: %q, want %q", got, want)
+	}
+	for _, d := range []day{{"year=2018/month=11", "2018-11-30"}, {"y=1", "0001-01-01"}, {"a=b=c/d=%2F", "-0042-02-28"}} {
+		name := PlaysFile(d.partition, d.day)
+		if p, day, ok := parsePlaysFile(name); !ok || p != d.partition || day != d.day {
+			t.Errorf("%q parsed as %q %q %v", name, p, day, ok)
+		}
+		if !knownFile(name) {
+			t.Errorf("%q is not a state file", name)
+		}
+	}
+	for _, name := range []string{
+		"plays/year=2018/month=11/plays.parquet", // Format 1
+		"plays/year=2018/month=11/2018-11-31.parquet", "plays/year=2018/month=11/2018-11-30.parquet.tmp",
+		"plays/year=2018/month=11/2018-11-30", "plays/year=2018/month=11/2018-11-30/x.parquet",
+		"plays/2018-11-30.parquet", "plays//2018-11-30.parquet", "plays/year=2018/../2018-11-30.parquet",
+		"plays/year=2018/month=11/.parquet", "plays/year=2018/month=11/", "plays/year=2018/month=11/x/2018-11-30.parquet",
+		"x/plays/year=2018/2018-11-30.parquet", "year=2018/2018-11-30.parquet", "keys/keys.parquet", "ids/ids.parquet",
+	} {
+		if p, day, ok := parsePlaysFile(name); ok {
+			t.Errorf("%q parsed as %q %q", name, p, day)
+		}
+		if knownFile(name) {
+			t.Errorf("%q is a state file", name)
+		}
+	}
+	for _, name := range []string{SongsFile, UsersFile, IDsFile, RejectsFile} {
+		if !knownFile(name) {
+			t.Errorf("%q is not a state file", name)
+		}
+	}
+}
+
+func TestValidDay(t *testing.T) {
+	t.Parallel()
+	for _, d := range []string{"2018-11-30", "2018-11-01", "1970-01-01", "0000-01-01", "0001-12-31", "9999-12-31",
+		"10000-01-01", "2016-02-29", "2000-02-29", "-0001-12-31", "-292275055-05-16", "292278994-08-17"} {
+		if err := ValidDay(d); err != nil {
+			t.Errorf("%q refused: %v", d, err)
+		}
+	}
+	for _, d := range []string{"", "2018", "2018-11", "2018-11-3", "2018-1-30", "18-11-30", "218-11-30", "02018-11-30",
+		"2018-11-31", "2018-02-29", "1900-02-29", "2018-00-10", "2018-13-01", "2018-11-00", "2018-11-32",
+		"2018/11/30", "2018-11-30/", "/2018-11-30", "2018-11/30", "x/2018-11-30", "2018-11-30 ", " 2018-11-30",
+		"2018-11-30T00:00:00Z", "+2018-11-30", "-0000-01-01", "--2018-11-30", "2018-+1-30", "2018-1a-30",
+		"2018-11-3\x00", "2018\u221211-30", "1000000000-01-01", "99999999999999999999-01-01", "٢٠١٨-11-30"} {
+		if err := ValidDay(d); err == nil {
+			t.Errorf("%q accepted", d)
+		}
+	}
+	// The day of any millisecond an int64 holds, as the engine makes it, is valid, and a
+	// PlaysFile of it is a plays file of that partition and day.
+	g := newGen(1)
+	ms := []int64{0, -1, 1, 1541105830796, math.MinInt64, math.MaxInt64, -62135596800000, -62135596800001, 253402300799999, 253402300800000}
+	for range 10_000 {
+		ms = append(ms, g.int64(), int64(g.r.NormFloat64()*1e13))
+	}
+	for _, v := range ms {
+		d := time.UnixMilli(v).UTC().Format(time.DateOnly)
+		if err := ValidDay(d); err != nil {
+			t.Fatalf("the day of %d ms: %v", v, err)
+		}
+		p, day, ok := parsePlaysFile(PlaysFile("year=2018/month=11", d))
+		if !ok || p != "year=2018/month=11" || day != d {
+			t.Fatalf("PlaysFile of %q parsed as %q %q %v", d, p, day, ok)
+		}
 	}
 }
 

@@ -15,21 +15,25 @@ const Dir = "_state"
 
 // Format is the version of the layout and encodings. A state of another format is not read
 // (ErrIncompatible): bump it whenever a file, a column or a Meta field changes.
-const Format = 1
+const Format = 2
 
 // Names of the state's files, relative to its folder.
 const (
 	MetaFile    = "meta/state.json"
 	SongsFile   = "catalog/songs.parquet"
 	UsersFile   = "users/users.parquet"
-	KeysFile    = "keys/keys.parquet"
+	IDsFile     = "ids/ids.bin"
 	RejectsFile = "rejects/rejects.parquet"
 	playsDir    = "plays"
-	playsName   = "plays.parquet"
+	playsExt    = ".parquet"
 )
 
-// PlaysFile returns the name of a plays partition's file, relative to the state's folder.
-func PlaysFile(partition string) string { return playsDir + "/" + partition + "/" + playsName }
+// PlaysFile returns the name of the file of one day's plays of a partition, relative to the
+// state's folder: plays/<partition>/<day>.parquet, e.g.
+// plays/year=2018/month=11/2018-11-30.parquet.
+func PlaysFile(partition, day string) string {
+	return playsDir + "/" + partition + "/" + day + playsExt
+}
 
 var (
 	// ErrNoState is returned by ReadMeta when the folder holds no state: the first incremental
@@ -79,31 +83,40 @@ type File struct {
 }
 
 // Loaded is an input file already folded into the state. An incremental run loads the files
-// that are not listed, or whose size, ETag or modification time changed.
+// that are not listed, and refuses to run when a listed one's size or version changed.
 type Loaded struct {
-	Input   string    `json:"input"` // the input's name, e.g. "song" or "event"
-	Path    string    `json:"path"`  // relative to the input's root
-	Size    int64     `json:"size"`
-	ETag    string    `json:"etag"`     // storage.Object.Version
-	ModTime time.Time `json:"mod_time"` // stored in UTC, to the nanosecond
+	Input string `json:"input"` // the input's name, e.g. "song" or "event"
+	Path  string `json:"path"`  // relative to the input's root
+	Size  int64  `json:"size"`
+	ETag  string `json:"etag"` // storage.Object.Version: the ETag, or the modification time
 }
 
-// Key is one entry of the plays index: the play with this key is in the plays file of Partition.
-type Key struct {
-	UserID        int64
-	SessionID     int64
-	ItemInSession int32
-	Partition     string
+// Span is one plays file: a day of a partition, with the range of its plays' session ids, which
+// lets a run read only the days where a new play's duplicate may be.
+type Span struct {
+	Partition  string `json:"partition"`
+	Day        string `json:"day"`
+	Rows       int64  `json:"rows"`
+	MinSession int64  `json:"min_session"`
+	MaxSession int64  `json:"max_session"`
 }
 
 // Part is what the published lake holds in one partition of a table ("" for an unpartitioned
-// table): the figures the run's manifest reports, kept so that a run that rewrites only some
-// partitions can still report the whole table.
+// table), or in one file group of a partition: the figures the run's manifest reports, kept so
+// that a run that rewrites only some partitions can still report the whole table.
+//
+// A table written one file per day has an entry per day instead of per partition: Partition is
+// the partition's folder, Group the day (2018-11-30), Names the group's files, and the entry's
+// key in Meta.Tables[table] is "<partition>/<group>", e.g. "year=2018/month=11/2018-11-30". For
+// a whole partition, Partition, Group and Names are empty and the key is the partition.
 type Part struct {
-	Rows    int64 `json:"rows"`
-	Files   int   `json:"files"`
-	Bytes   int64 `json:"bytes"`
-	Matched int64 `json:"matched"` // songplays: plays matched to a song
+	Partition string   `json:"partition,omitempty"` // set when the entry is a file group: its partition folder
+	Group     string   `json:"group,omitempty"`     // the file group (a day, 2018-11-30); "" for a whole partition
+	Rows      int64    `json:"rows"`
+	Files     int      `json:"files"`
+	Bytes     int64    `json:"bytes"`
+	Matched   int64    `json:"matched"`         // songplays: plays matched to a song
+	Names     []string `json:"names,omitempty"` // the group's files, relative to the table folder
 }
 
 // Meta describes a state: what it was built from, with which settings, and its files. It is
@@ -116,30 +129,28 @@ type Meta struct {
 	Roots    map[string]string `json:"roots"`    // input name -> root location
 	Loaded   []Loaded          `json:"loaded"`
 	Counters map[string]int64  `json:"counters"` // the engine's running totals
-	// Tables are the published tables' partitions: table name -> partition -> figures.
+	// Tables are the published tables' partitions: table name -> partition -> figures, or
+	// table name -> "<partition>/<group>" -> figures for a table written one file per day (see
+	// Part).
 	Tables map[string]map[string]Part `json:"tables"`
 	// Files lists every data file of the state (not meta/state.json itself) with its size and
 	// SHA-256, which every Read checks before it decodes.
 	Files []File `json:"files"`
-	// Partitions are the plays partitions present, sorted; each has its file in Files, and
-	// WriteMeta fills them in from Files when they are nil.
-	Partitions []string `json:"partitions"`
+	// Plays are the plays files present, one per day of a partition, written sorted by
+	// partition and day: each has its file (PlaysFile) in Files, and each plays file in Files
+	// has its span.
+	Plays []Span `json:"plays"`
 }
 
 // AddFile records f in m, replacing an entry of the same name, and keeps Files sorted by name so
-// that the same state gives the same meta/state.json. A plays file's partition is added to
-// Partitions, which is kept sorted too.
+// that the same state gives the same meta/state.json. It does not touch Plays: a plays file's
+// span is the caller's to add.
 func (m *Meta) AddFile(f File) {
 	i, found := slices.BinarySearchFunc(m.Files, f.Name, func(e File, name string) int { return strings.Compare(e.Name, name) })
 	if found {
 		m.Files[i] = f
 	} else {
 		m.Files = slices.Insert(m.Files, i, f)
-	}
-	if p, ok := playsPartition(f.Name); ok {
-		if j, found := slices.BinarySearch(m.Partitions, p); !found {
-			m.Partitions = slices.Insert(m.Partitions, j, p)
-		}
 	}
 }
 
@@ -173,17 +184,79 @@ func ValidPartition(p string) error {
 	return nil
 }
 
-// playsPartition returns the partition of a plays file's name.
-func playsPartition(name string) (string, bool) {
+// maxYearDigits bounds the year of a day: an int64 of milliseconds reaches year 292278994.
+const maxYearDigits = 9
+
+// ValidDay checks a plays file's day: a date as time.DateOnly formats it, YYYY-MM-DD, e.g.
+// 2018-11-30. Years have at least 4 digits, more past 9999 and a "-" before them BC, as
+// time.Time.Format writes them, so that the day of any millisecond timestamp an int64 holds
+// (time.UnixMilli(ms).UTC().Format(time.DateOnly)) is valid. The date must exist (no
+// 2018-02-30) and be spelled as Format spells it (no 02018-11-30).
+func ValidDay(day string) error {
+	bad := func(why string) error { return fmt.Errorf("day %q is not a date YYYY-MM-DD: %s", day, why) }
+	rest, neg := strings.CutPrefix(day, "-")
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n < 4 || n > maxYearDigits {
+		return bad("its year does not have 4 to 9 digits")
+	}
+	if len(rest) != n+6 || rest[n] != '-' || rest[n+3] != '-' {
+		return bad("not year-MM-DD")
+	}
+	year := atoi(rest[:n])
+	month, mok := digits2(rest[n+1 : n+3])
+	d, dok := digits2(rest[n+4:])
+	if !mok || !dok {
+		return bad("month or day is not 2 digits")
+	}
+	if neg {
+		year = -year
+	}
+	t := time.Date(year, time.Month(month), d, 0, 0, 0, 0, time.UTC)
+	if t.Format(time.DateOnly) != day {
+		return bad("no such date")
+	}
+	return nil
+}
+
+// atoi converts a string of at most maxYearDigits decimal digits.
+func atoi(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+func digits2(s string) (int, bool) {
+	if len(s) != 2 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return 0, false
+	}
+	return atoi(s), true
+}
+
+// parsePlaysFile returns the partition and the day of a plays file's name, as PlaysFile makes
+// it; ok is false for any other name.
+func parsePlaysFile(name string) (partition, day string, ok bool) {
 	rest, ok := strings.CutPrefix(name, playsDir+"/")
 	if !ok {
-		return "", false
+		return "", "", false
 	}
-	p, ok := strings.CutSuffix(rest, "/"+playsName)
-	if !ok || ValidPartition(p) != nil {
-		return "", false
+	rest, ok = strings.CutSuffix(rest, playsExt)
+	if !ok {
+		return "", "", false
 	}
-	return p, true
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	partition, day = rest[:i], rest[i+1:]
+	if ValidPartition(partition) != nil || ValidDay(day) != nil {
+		return "", "", false
+	}
+	return partition, day, true
 }
 
 // checkDir checks the state's folder: "" (the store's root) or a relative slash-separated path.

@@ -54,13 +54,6 @@ type songRow struct {
 	Year           int32   `parquet:"year"`
 }
 
-type keyRow struct {
-	UserID        int64  `parquet:"user_id"`
-	SessionID     int64  `parquet:"session_id"`
-	ItemInSession int32  `parquet:"item_in_session"`
-	Partition     string `parquet:"partition"`
-}
-
 type rejectRow struct {
 	Kind      string `parquet:"kind"`
 	SrcPath   string `parquet:"src_path"`
@@ -80,7 +73,6 @@ type rejectRow struct {
 var (
 	eventTable  = newTable[eventRow]()
 	songTable   = newTable[songRow]()
-	keyTable    = newTable[keyRow]()
 	rejectTable = newTable[rejectRow]()
 )
 
@@ -134,11 +126,6 @@ func fromSongRow(r *songRow, s *record.Song) error {
 	return err
 }
 
-func fromKeyRow(r *keyRow, k *Key) error {
-	*k = Key{UserID: r.UserID, SessionID: r.SessionID, ItemInSession: r.ItemInSession, Partition: r.Partition}
-	return nil
-}
-
 func toRejectRow(j *record.Reject, r *rejectRow) {
 	*r = rejectRow{
 		Kind: string(j.Kind), SrcPath: j.Src.Path, SrcLine: int64(j.Src.Line), SrcOffset: j.Src.Offset,
@@ -160,27 +147,23 @@ func WriteUsers(ctx context.Context, st storage.Store, dir string, users []recor
 	return writeEvents(ctx, st, dir, UsersFile, users)
 }
 
-// WritePlays writes one partition's plays, in the order given, to plays/<partition>/plays.parquet.
-// partition is a Hive-style path such as year=2018/month=11 (see ValidPartition).
-func WritePlays(ctx context.Context, st storage.Store, dir, partition string, plays []record.Event) (File, error) {
+// WritePlays writes one day's plays of a partition, in the order given, to
+// plays/<partition>/<day>.parquet. partition is a Hive-style path such as year=2018/month=11
+// (see ValidPartition), day a date such as 2018-11-30 (see ValidDay). The file's span in
+// Meta.Plays is the caller's to record.
+func WritePlays(ctx context.Context, st storage.Store, dir, partition, day string, plays []record.Event) (File, error) {
 	if err := ValidPartition(partition); err != nil {
 		return File{}, fmt.Errorf("state: %w", err)
 	}
-	return writeEvents(ctx, st, dir, PlaysFile(partition), plays)
+	if err := ValidDay(day); err != nil {
+		return File{}, fmt.Errorf("state: %w", err)
+	}
+	return writeEvents(ctx, st, dir, PlaysFile(partition, day), plays)
 }
 
 func writeEvents(ctx context.Context, st storage.Store, dir, rel string, events []record.Event) (File, error) {
 	return writeObject(ctx, st, dir, rel, func(w io.Writer) error {
 		return writeParquet(ctx, w, len(events), func(i int, r *eventRow) { toEventRow(&events[i], r) })
-	})
-}
-
-// WriteKeys writes the plays index, in the order given, to keys/keys.parquet.
-func WriteKeys(ctx context.Context, st storage.Store, dir string, keys []Key) (File, error) {
-	return writeObject(ctx, st, dir, KeysFile, func(w io.Writer) error {
-		return writeParquet(ctx, w, len(keys), func(i int, r *keyRow) {
-			*r = keyRow{UserID: keys[i].UserID, SessionID: keys[i].SessionID, ItemInSession: keys[i].ItemInSession, Partition: keys[i].Partition}
-		})
 	})
 }
 
@@ -207,25 +190,24 @@ func ReadUsers(ctx context.Context, st storage.Store, dir string, m *Meta) ([]re
 	return readEvents(ctx, st, dir, m, UsersFile)
 }
 
-// ReadPlays reads one plays partition. A partition whose file m does not list is an error
+// ReadPlays reads one day's plays of a partition. A day whose file m does not list is an error
 // wrapping fs.ErrNotExist, not ErrCorrupt: the caller asked for plays the state never had.
-func ReadPlays(ctx context.Context, st storage.Store, dir string, m *Meta, partition string) ([]record.Event, error) {
+func ReadPlays(ctx context.Context, st storage.Store, dir string, m *Meta, partition, day string) ([]record.Event, error) {
 	if err := ValidPartition(partition); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	if _, ok := m.File(PlaysFile(partition)); !ok {
-		return nil, fmt.Errorf("state %s: no plays partition %q: %w", st.Location(dir), partition, errNotListed)
+	if err := ValidDay(day); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
 	}
-	return readEvents(ctx, st, dir, m, PlaysFile(partition))
+	name := PlaysFile(partition, day)
+	if _, ok := m.File(name); !ok {
+		return nil, fmt.Errorf("state %s: no plays of %s on %s: %w", st.Location(dir), partition, day, errNotListed)
+	}
+	return readEvents(ctx, st, dir, m, name)
 }
 
 func readEvents(ctx context.Context, st storage.Store, dir string, m *Meta, rel string) ([]record.Event, error) {
 	return readTable(ctx, st, dir, m, rel, eventTable, fromEventRow)
-}
-
-// ReadKeys reads the plays index.
-func ReadKeys(ctx context.Context, st storage.Store, dir string, m *Meta) ([]Key, error) {
-	return readTable(ctx, st, dir, m, KeysFile, keyTable, fromKeyRow)
 }
 
 // ReadRejects reads the rejected records.

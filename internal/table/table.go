@@ -9,6 +9,7 @@ package table
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Names of the five tables, which are also their folder names under the output root.
@@ -47,6 +48,9 @@ type Songplay struct {
 
 // Partition returns the Hive path of the row's partition.
 func (r *Songplay) Partition() string { return yearMonth(r.Year, r.Month) }
+
+// FileGroup returns the UTC day of the row's start_time, 2018-11-30: see Grouped.
+func (r *Songplay) FileGroup() string { return Day(r.StartTime) }
 
 // User is a row of the users dimension.
 type User struct {
@@ -105,6 +109,9 @@ type Time struct {
 // Partition returns the Hive path of the row's partition.
 func (r *Time) Partition() string { return yearMonth(r.Year, r.Month) }
 
+// FileGroup returns the UTC day of the row's start_time, 2018-11-30: see Grouped.
+func (r *Time) FileGroup() string { return Day(r.StartTime) }
+
 // Row is what every table's row type is: a value that knows its partition.
 type Row interface {
 	Songplay | User | Song | Artist | Time
@@ -114,6 +121,19 @@ type Row interface {
 type Partitioned interface {
 	Partition() string
 }
+
+// Grouped is implemented by pointers to the row types whose partitions are written as one file
+// (or more, when large) per group of rows rather than per partition: songplays and time, whose
+// month partitions hold a file per day. A daily incremental load then rewrites the day it adds,
+// not the month, and a full run writes the same files, so both give the same bytes. The group is
+// not a column and not a folder (a day=… folder would be a partition column to every reader):
+// it is only in the file's name.
+type Grouped interface {
+	FileGroup() string
+}
+
+// Day formats a timestamp in milliseconds as its UTC date, 2018-11-30.
+func Day(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.DateOnly) }
 
 func yearMonth(year, month int32) string {
 	return "year=" + strconv.Itoa(int(year)) + "/month=" + strconv.Itoa(int(month))
