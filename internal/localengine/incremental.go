@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -638,16 +639,32 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		Rewritten: map[string][]string{}, Removed: map[string][]string{}}
 	m.Incremental = inc
 
+	lapStart := time.Now()
+	lap := func(step string) {
+		log.Debug("step done", "step", step, "seconds", time.Since(lapStart).Seconds())
+		lapStart = time.Now()
+	}
 	o.Progress.SetPhase("list")
-	meta, why, err := loadMeta(ctx, o)
+	// The state's description is read while the inputs are listed: both wait on the store.
+	var (
+		meta    *state.Meta
+		why     string
+		metaErr error
+		loaded  = make(chan struct{})
+	)
+	go func() {
+		defer close(loaded)
+		meta, why, metaErr = loadMeta(ctx, o)
+	}()
+	songList, logList, err := list(ctx, o, log)
+	<-loaded
+	if metaErr != nil {
+		return nil, metaErr
+	}
 	if err != nil {
 		return nil, err
 	}
 	inc.Full, inc.Why = meta == nil, why
-	songList, logList, err := list(ctx, o, log)
-	if err != nil {
-		return nil, err
-	}
 	newSongs, oldSongs, err := newFiles("songs", o.Songs, songList, meta)
 	if err != nil {
 		return nil, err
@@ -672,10 +689,12 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		totals(m, meta.Tables)
 		return m, nil
 	}
+	lap("list")
 	p, err := readPrior(ctx, o, meta)
 	if err != nil {
 		return nil, err
 	}
+	lap("read state")
 
 	o.Progress.SetPhase("read")
 	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, newSongs, decodeSongs, nil)
@@ -698,6 +717,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		return nil, err
 	}
 
+	lap("read")
 	o.Progress.SetPhase("transform")
 	// The catalog: the first records of each song and artist, old and new.
 	oldCat := firsts{songs: map[string]*record.Song{}, artists: map[string]*record.Song{}}
@@ -735,6 +755,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	if err != nil {
 		return nil, err
 	}
+	lap("fold")
 	ev := m.Inputs["events"]
 	ev.Duplicates = plan.duplicates
 	m.Inputs["events"] = ev
@@ -894,9 +915,11 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		return cmp.Or(strings.Compare(a.Input, b.Input), strings.Compare(a.Path, b.Path))
 	})
 	next.Files = slices.SortedFunc(maps.Values(files), func(a, b state.File) int { return strings.Compare(a.Name, b.Name) })
+	lap("stage")
 	if _, err := state.WriteMeta(ctx, st, stateDir, next); err != nil {
 		return nil, err
 	}
+	lap("stage meta")
 	subs := []string{""} // a full load replaces the whole state
 	if !full {
 		subs = append([]string{"meta"}, stateParts...)
@@ -912,6 +935,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		out.dirs = append(out.dirs, commit.Dir{Name: state.Dir + "/" + sub})
 	}
 	totals(m, out.parts)
+	defer lap("publish")
 	return publish(ctx, o, r, m, out.dirs, log)
 }
 
