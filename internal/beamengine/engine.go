@@ -196,6 +196,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		log.Debug("skipped", "input", "logs", "entry", o.LogsRoot.Store.Location(sk.Name), "reason", sk.Reason)
 	}
 	log.Info("listed inputs", "song_files", len(songFiles), "log_files", len(logFiles))
+	clock := r.Clock(m, log)
+	clock.Lap("list")
 
 	// Workers in this process (Prism's, or any loopback worker) use the launcher's opened stores.
 	shared := &env{songs: o.SongsRoot, logs: o.LogsRoot, out: o.OutputStore}
@@ -219,6 +221,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return nil, err
 	}
 	log.Info("pipeline finished")
+	clock.Lap("pipeline")
 
 	for _, in := range []struct {
 		name       string
@@ -289,13 +292,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return nil, err
 	}
 
-	end := o.Now()
-	m.FinishedAt, m.Seconds = end.UTC(), end.Sub(start).Seconds()
-	manifest, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err = r.Publish(ctx, dirs, append(manifest, '\n')); err != nil {
+	clock.Lap("stage")
+	if err = r.PublishRun(ctx, dirs, clock); err != nil {
 		return nil, err
 	}
 	log.Info("published", "output", m.Output)

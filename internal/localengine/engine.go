@@ -8,7 +8,6 @@ package localengine
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -87,8 +86,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		m.Compression = "snappy"
 	}
 	log := o.Logger.With("run", r.ID)
+	clock := r.Clock(m, log)
 	if o.Incremental {
-		return runIncremental(ctx, o, r, m, log)
+		return runIncremental(ctx, o, r, m, clock, log)
 	}
 
 	o.Progress.SetPhase("list")
@@ -96,6 +96,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
+	clock.Lap("list")
 	o.Progress.SetPhase("read")
 	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, songFiles, decodeSongs, nil)
 	if err != nil {
@@ -104,6 +105,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	cat := buildCatalog(songRes)
 	songStats.Duplicates = cat.duplicates
 	log.Info("decoded songs", "records", songStats.Read, "rejected", songStats.Rejected, "songs", len(cat.songs), "artists", len(cat.artists))
+	clock.Lap("read songs")
 
 	stg := r.Staging()
 	// The songs and artists tables need nothing from the events: they are staged while the events
@@ -137,6 +139,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if err = run.CheckRejected(m.Inputs, o.MaxRejectedRatio, o.Output.Location(stg+"/"+run.RejectedDir)); err != nil {
 		return nil, err
 	}
+	clock.Lap("read events")
 
 	o.Progress.SetPhase("transform")
 	facts, err := buildFacts(ctx, fold, cat, o.Workers)
@@ -152,6 +155,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	m.Inputs["events"] = ev
 	log.Info("transformed", "songplays", len(facts.songplays), "matched", facts.matched,
 		"users", len(facts.users), "songs", len(cat.songs), "artists", len(cat.artists), "time", len(facts.times))
+	clock.Lap("transform")
 
 	o.Progress.SetPhase("write")
 	stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &staged.songplays)
@@ -169,23 +173,17 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 
 	// A full run leaves no incremental state behind: it would describe other tables.
 	dirs = append(dirs, commit.Dir{Name: state.Dir})
-	return publish(ctx, o, r, m, dirs, log)
+	clock.Lap("stage")
+	return publish(ctx, o, r, m, dirs, clock, log)
 }
 
 // publish writes the manifest and publishes the staged dirs.
-func publish(ctx context.Context, o Options, r *run.Run, m *report.Manifest, dirs []commit.Dir, log *slog.Logger) (*report.Manifest, error) {
+func publish(ctx context.Context, o Options, r *run.Run, m *report.Manifest, dirs []commit.Dir, clock *run.Clock, log *slog.Logger) (*report.Manifest, error) {
 	o.Progress.SetPhase("commit")
 	if o.Retries != nil {
 		m.Retries = o.Retries()
 	}
-	end := o.Now()
-	m.FinishedAt = end.UTC()
-	m.Seconds = end.Sub(r.Start).Seconds()
-	manifest, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err = r.Publish(ctx, dirs, append(manifest, '\n')); err != nil {
+	if err := r.PublishRun(ctx, dirs, clock); err != nil {
 		return nil, err
 	}
 	log.Info("published", "output", m.Output)

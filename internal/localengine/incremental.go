@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -633,17 +632,12 @@ func joinPart(dir, part string) string {
 }
 
 // runIncremental is Run for Options.Incremental, once the lock is taken.
-func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manifest, log *slog.Logger) (*report.Manifest, error) {
+func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manifest, clock *run.Clock, log *slog.Logger) (*report.Manifest, error) {
 	st := o.Output
 	inc := &report.Incremental{NewFiles: map[string]int{}, LoadedBefore: map[string]int{},
 		Rewritten: map[string][]string{}, Removed: map[string][]string{}}
 	m.Incremental = inc
 
-	lapStart := time.Now()
-	lap := func(step string) {
-		log.Debug("step done", "step", step, "seconds", time.Since(lapStart).Seconds())
-		lapStart = time.Now()
-	}
 	o.Progress.SetPhase("list")
 	// The state's description is read while the inputs are listed: both wait on the store.
 	var (
@@ -687,14 +681,17 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 			"events": {Root: o.Logs.Display, Skipped: logList.SkippedBy(), RejectedBy: map[string]int64{}},
 		}
 		totals(m, meta.Tables)
+		clock.Lap("list")
+		end := o.Now()
+		m.FinishedAt, m.Seconds = end.UTC(), end.Sub(r.Start).Seconds()
 		return m, nil
 	}
-	lap("list")
+	clock.Lap("list")
 	p, err := readPrior(ctx, o, meta)
 	if err != nil {
 		return nil, err
 	}
-	lap("read state")
+	clock.Lap("read state")
 
 	o.Progress.SetPhase("read")
 	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, newSongs, decodeSongs, nil)
@@ -717,7 +714,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		return nil, err
 	}
 
-	lap("read")
+	clock.Lap("read")
 	o.Progress.SetPhase("transform")
 	// The catalog: the first records of each song and artist, old and new.
 	oldCat := firsts{songs: map[string]*record.Song{}, artists: map[string]*record.Song{}}
@@ -755,7 +752,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	if err != nil {
 		return nil, err
 	}
-	lap("fold")
+	clock.Lap("fold")
 	ev := m.Inputs["events"]
 	ev.Duplicates = plan.duplicates
 	m.Inputs["events"] = ev
@@ -915,11 +912,9 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		return cmp.Or(strings.Compare(a.Input, b.Input), strings.Compare(a.Path, b.Path))
 	})
 	next.Files = slices.SortedFunc(maps.Values(files), func(a, b state.File) int { return strings.Compare(a.Name, b.Name) })
-	lap("stage")
 	if _, err := state.WriteMeta(ctx, st, stateDir, next); err != nil {
 		return nil, err
 	}
-	lap("stage meta")
 	subs := []string{""} // a full load replaces the whole state
 	if !full {
 		subs = append([]string{"meta"}, stateParts...)
@@ -935,8 +930,8 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		out.dirs = append(out.dirs, commit.Dir{Name: state.Dir + "/" + sub})
 	}
 	totals(m, out.parts)
-	defer lap("publish")
-	return publish(ctx, o, r, m, out.dirs, log)
+	clock.Lap("stage")
+	return publish(ctx, o, r, m, out.dirs, clock, log)
 }
 
 // totals sets the manifest's table figures from the partitions' figures.

@@ -34,15 +34,33 @@ type Table struct {
 	Partitions int   `json:"partitions"`
 }
 
+// Phase is one step of a run and the wall time it took.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Lap ends the phase that began at *since: it appends it to m.Phases, and the next phase begins
+// at now.
+func (m *Manifest) Lap(name string, since *time.Time, now time.Time) Phase {
+	p := Phase{Name: name, Seconds: now.Sub(*since).Seconds()}
+	m.Phases = append(m.Phases, p)
+	*since = now
+	return p
+}
+
 // Manifest describes a run: what it read, what it wrote and how it went. It holds no secrets:
 // roots are shown as the user named them, without credentials.
 type Manifest struct {
-	RunID       string           `json:"run_id"`
-	Version     string           `json:"version"`
-	Engine      string           `json:"engine"`
-	StartedAt   time.Time        `json:"started_at"`
-	FinishedAt  time.Time        `json:"finished_at"`
-	Seconds     float64          `json:"elapsed_seconds"`
+	RunID      string    `json:"run_id"`
+	Version    string    `json:"version"`
+	Engine     string    `json:"engine"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	Seconds    float64   `json:"elapsed_seconds"` // the whole run, publish included
+	// Phases are the run's steps in order, each with its wall time (list, read songs, read
+	// events, transform, stage, publish; an incremental run has its own).
+	Phases      []Phase          `json:"phases"`
 	Output      string           `json:"output"`
 	Compression string           `json:"compression"`
 	Workers     int              `json:"workers"`

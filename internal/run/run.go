@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/ddl"
+	"github.com/sparkify/lake/internal/report"
 	"github.com/sparkify/lake/internal/storage"
 )
 
@@ -31,6 +33,7 @@ type Run struct {
 
 	lock      *Lock
 	log       *slog.Logger
+	now       func() time.Time
 	committed bool
 	ended     bool
 }
@@ -57,7 +60,7 @@ func Begin(ctx context.Context, st storage.Store, o Options) (*Run, context.Cont
 	if err != nil {
 		return nil, ctx, err
 	}
-	r := &Run{ID: o.ID, Start: start, Store: st, lock: lock, log: log}
+	r := &Run{ID: o.ID, Start: start, Store: st, lock: lock, log: log, now: o.Now}
 	rctx := lock.Keep(ctx)
 	rec, err := commit.Recover(rctx, st)
 	if err != nil {
@@ -76,6 +79,62 @@ func Begin(ctx context.Context, st storage.Store, o Options) (*Run, context.Cont
 
 // Staging is the folder, under the output root, that the run writes its tables below.
 func (r *Run) Staging() string { return commit.Staging(r.ID) }
+
+// Clock times a run's phases: each Lap appends the phase that just ended to the manifest and
+// logs it. It starts at the run's start, so the first phase takes in the lock and the recovery.
+type Clock struct {
+	m     *report.Manifest
+	log   *slog.Logger
+	now   func() time.Time
+	since time.Time
+}
+
+// Clock returns the run's phase clock, recording into m and logging to log.
+func (r *Run) Clock(m *report.Manifest, log *slog.Logger) *Clock {
+	return &Clock{m: m, log: log, now: r.now, since: r.Start}
+}
+
+// Lap ends the current phase, named name.
+func (c *Clock) Lap(name string) {
+	p := c.m.Lap(name, &c.since, c.now())
+	c.log.Info("phase done", "phase", p.Name, "seconds", p.Seconds)
+}
+
+// PublishRun publishes the staged dirs (Publish) with c's manifest, and sets its end, its elapsed
+// time and its "publish" phase. The manifest goes in with the
+// commit, so that a run rolled forward by a later one has it too; it cannot know how long the
+// publish will take, so once the publish is done it is written again with the whole run's time,
+// which is what a user should read: under S3 latency the publish can be most of a run. If that
+// second write fails the run is still published, with the first manifest; a warning says so.
+func (r *Run) PublishRun(ctx context.Context, dirs []commit.Dir, c *Clock) error {
+	m := c.m
+	end := r.now()
+	m.FinishedAt, m.Seconds = end.UTC(), end.Sub(r.Start).Seconds()
+	data, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	if err := r.Publish(ctx, dirs, data); err != nil {
+		return err
+	}
+	c.Lap("publish")
+	m.FinishedAt, m.Seconds = c.since.UTC(), c.since.Sub(r.Start).Seconds()
+	if data, err = encodeManifest(m); err == nil {
+		err = storage.WriteFile(ctx, r.Store, commit.ManifestFile, data)
+	}
+	if err != nil {
+		r.log.Warn("the run is published, but its manifest could not be updated with the publish's time", "error", err)
+	}
+	return nil
+}
+
+func encodeManifest(m *report.Manifest) ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
 
 // Publish makes the staged folders the output's tables. It first confirms that the lock is still
 // the run's (renewing the lease, so the commit point has a whole lease to be written in), then
