@@ -200,17 +200,13 @@ func TestVerifyStagingFile(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			st, _ := k.open(t)
 			stg := Staging("new")
-			for n, b := range map[string]string{
+			writeFiles(t, st, stg, map[string]string{
 				m12 + "/part-3":     "a",
 				m12 + "/part-30":    "bb",
 				m12 + "/part-3.crc": "ccc",
 				m12 + "/part":       "dddd",
 				ManifestFile:        "{}",
-			} {
-				if err := storage.WriteFile(ctx, st, stg+"/"+n, []byte(b)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 			for _, c := range []struct {
 				dirs []Dir
 				ok   bool

@@ -529,17 +529,13 @@ func TestVerifyStagingBySegment(t *testing.T) {
 	ctx := context.Background()
 	st := storage.NewMemory(storage.MemoryOptions{ObjectStore: true})
 	stg := Staging("new")
-	for n, b := range map[string]string{
+	writeFiles(t, st, stg, map[string]string{
 		"t/year=2018/month=1/part-0":  "a",
 		"t/year=2018/month=12/part-0": "bb",
 		"t/year=2018/month=12/part-1": "ccc",
 		"t/year=2018/month=2/part-0":  "dddd", // staged, but not in the run's folders
 		ManifestFile:                  "{}",
-	} {
-		if err := storage.WriteFile(ctx, st, stg+"/"+n, []byte(b)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	for _, c := range []struct {
 		dirs []Dir
 		ok   bool
@@ -584,5 +580,15 @@ func TestRecoverOldMarker(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// writeFiles writes each name (below dir) with its content.
+func writeFiles(t *testing.T, st storage.Store, dir string, files map[string]string) {
+	t.Helper()
+	for n, b := range files {
+		if err := storage.WriteFile(context.Background(), st, dir+"/"+n, []byte(b)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
