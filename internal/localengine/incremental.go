@@ -747,7 +747,12 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	usersChanged := !maps.Equal(oldUsers, users)
 
 	// Plays.
-	oldCand, cand := oldCat.candidates(), cat.candidates()
+	// The old match is only compared with the new one when the songs changed (rematch).
+	var oldCand map[transform.MatchKey][]record.Song
+	if songsChanged {
+		oldCand = oldCat.candidates()
+	}
+	cand := cat.candidates()
 	plan, err := planPlays(ctx, o, p, fold, oldCand, cand, songsChanged)
 	if err != nil {
 		return nil, err

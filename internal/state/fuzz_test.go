@@ -56,3 +56,31 @@ func FuzzReadMeta(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadIDs reads arbitrary bytes as ids/ids.bin, with a Meta entry that matches them (what a
+// hand-made file would have). It must never panic, and return either ErrCorrupt or ids that
+// WriteIDs writes back as the same bytes.
+func FuzzReadIDs(f *testing.F) {
+	ctx := context.Background()
+	for _, s := range []string{"", "\x01", "\x00\x00\x00\x00\x00\x00\x00\x00", "\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00",
+		"\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st := storage.NewMemory(storage.MemoryOptions{Name: "fuzz"})
+		ids, err := ReadIDs(ctx, st, Dir, withEntry(t, st, IDsFile, data))
+		if err != nil {
+			if ids != nil || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("ids %v, error %v: want no ids and ErrCorrupt", ids, err)
+			}
+			return
+		}
+		if _, err := WriteIDs(ctx, st, "again", ids); err != nil {
+			t.Fatalf("ids read cannot be written: %v", err)
+		}
+		again, _ := storage.ReadFile(ctx, st, "again/"+IDsFile)
+		if string(again) != string(data) {
+			t.Fatalf("read %x, written back as %x", data, again)
+		}
+	})
+}
