@@ -24,6 +24,7 @@ import (
 
 	"github.com/sparkify/lake/internal/storage"
 	"github.com/sparkify/lake/internal/table"
+	"github.com/sparkify/lake/internal/table/wire"
 )
 
 // Options tune the files written.
@@ -201,7 +202,7 @@ type fileWriter[T any] struct {
 	out    storage.Writer
 	buf    *bufio.Writer
 	cw     *countingWriter
-	pw     *parquet.GenericWriter[T]
+	pw     encoder[T]
 }
 
 func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
@@ -217,7 +218,7 @@ func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
 		f.out, f.buf = out, bufs.Get().(*bufio.Writer)
 		f.buf.Reset(out)
 		f.cw = &countingWriter{w: f.buf}
-		f.pw = parquet.NewGenericWriter[T](f.cw, writerOptions(f.codec, f.opts.Version)...)
+		f.pw = newEncoder[T](f.cw, writerOptions(f.codec, f.opts.Version))
 	}
 	if _, err := f.pw.Write(rows); err != nil {
 		return f.fail(err)
@@ -277,6 +278,49 @@ func (f *fileWriter[T]) abort() {
 		f.out.Abort()
 		f.pw, f.out = nil, nil
 	}
+}
+
+// encoder is the Parquet writer of a file of rows of type T.
+type encoder[T any] interface {
+	Write(rows []T) (int, error)
+	Flush() error
+	Close() error
+}
+
+// newEncoder returns the writer for rows of T: the rows' wire form for the tables that have one
+// (see package wire: optional text as pointers, which parquet-go writes exactly), T itself
+// otherwise.
+func newEncoder[T any](w io.Writer, opts []parquet.WriterOption) encoder[T] {
+	switch any(*new(T)).(type) {
+	case table.Songplay:
+		return any(newWireEncoder(w, opts, wire.FromSongplay)).(encoder[T])
+	case table.User:
+		return any(newWireEncoder(w, opts, wire.FromUser)).(encoder[T])
+	case table.Artist:
+		return any(newWireEncoder(w, opts, wire.FromArtist)).(encoder[T])
+	}
+	return parquet.NewGenericWriter[T](w, opts...)
+}
+
+// wireEncoder converts rows to their wire form W and writes those.
+type wireEncoder[T, W any] struct {
+	*parquet.GenericWriter[W]
+	wire func(*T) W
+	buf  []W
+}
+
+func newWireEncoder[T, W any](w io.Writer, opts []parquet.WriterOption, wire func(*T) W) *wireEncoder[T, W] {
+	return &wireEncoder[T, W]{GenericWriter: parquet.NewGenericWriter[W](w, opts...), wire: wire}
+}
+
+func (e *wireEncoder[T, W]) Write(rows []T) (int, error) {
+	e.buf = e.buf[:0]
+	for i := range rows {
+		e.buf = append(e.buf, e.wire(&rows[i]))
+	}
+	n, err := e.GenericWriter.Write(e.buf)
+	clear(e.buf) // the wire rows point into rows: do not keep them alive
+	return n, err
 }
 
 // DictionaryMaxBytes is the size past which a column chunk's dictionary stops growing and the
