@@ -134,3 +134,44 @@ func TestWireSchemas(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSongplaysEncoding compares writing songplays through their wire form (pointers for
+// optional text, exact) with writing the rows as they are (parquet-go's batch path, which is
+// faster but wrong for some patterns of empty text): the price of exactness.
+func BenchmarkSongplaysEncoding(b *testing.B) {
+	rows := make([]table.Songplay, 200_000)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range rows {
+		rows[i] = table.Songplay{SongplayID: int64(i), StartTime: 1543622400000 + int64(i), UserID: int64(i % 1000),
+			Level: "free", SessionID: int64(i / 50), ItemInSession: int32(i % 50), Location: "Somewhere, ST",
+			UserAgent: "Mozilla/5.0", SongTitle: fmt.Sprint("song ", r.IntN(20000)), ArtistName: fmt.Sprint("artist ", r.IntN(6000))}
+		if r.IntN(3) == 0 {
+			rows[i].SongID, rows[i].ArtistID = fmt.Sprint("SO", r.IntN(20000)), fmt.Sprint("AR", r.IntN(6000))
+		}
+	}
+	opts := writerOptions(&parquet.Snappy, "bench")
+	for _, c := range []struct {
+		name string
+		enc  func(w *bytes.Buffer) encoder[table.Songplay]
+	}{
+		{"wire", func(w *bytes.Buffer) encoder[table.Songplay] { return newEncoder[table.Songplay](w, opts) }},
+		{"rows-as-they-are", func(w *bytes.Buffer) encoder[table.Songplay] { return parquet.NewGenericWriter[table.Songplay](w, opts...) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				e := c.enc(&buf)
+				for i := 0; i < len(rows); i += DefaultRowGroupRows {
+					if _, err := e.Write(rows[i:min(i+DefaultRowGroupRows, len(rows))]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := e.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+		})
+	}
+}
