@@ -155,7 +155,9 @@ func BenchmarkSongplaysEncoding(b *testing.B) {
 		enc  func(w *bytes.Buffer) encoder[table.Songplay]
 	}{
 		{"wire", func(w *bytes.Buffer) encoder[table.Songplay] { return newEncoder[table.Songplay](w, opts) }},
-		{"rows-as-they-are", func(w *bytes.Buffer) encoder[table.Songplay] { return parquet.NewGenericWriter[table.Songplay](w, opts...) }},
+		{"rows-as-they-are", func(w *bytes.Buffer) encoder[table.Songplay] {
+			return parquet.NewGenericWriter[table.Songplay](w, opts...)
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var buf bytes.Buffer
