@@ -463,10 +463,13 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 			}
 			continue
 		}
+		if !changed[u] && !rematch {
+			continue // read to look for duplicates of new plays, and none was there
+		}
 		slices.SortFunc(plays, func(a, b record.Event) int { return comparePlays(&a, &b) })
 		rows, matched := playRows(plays, newCand)
 		if !changed[u] {
-			// Read only because the catalog changed: written again only if a match changed.
+			// Read because the catalog changed: written again only if a match changed.
 			before, _ := playRows(plays, oldCand)
 			if slices.EqualFunc(before, rows, func(a, b table.Songplay) bool { return eqSongplay(&a, &b) }) {
 				continue

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,10 +116,18 @@ func Acquire(ctx context.Context, st storage.Store, id string, o LockOptions) (*
 	l := &Lock{st: st, c: c, o: o, output: st.Location("")}
 	l.holder = Holder{RunID: id, Command: o.Command, Host: host, PID: os.Getpid(), StartedAt: now.UTC()}
 	// A few rounds at most: each lost race means another run just took or released the lock.
+	var attempt []byte // the content of this run's last conditional write
 	for range 5 {
 		data, version, err := c.ReadVersioned(ctx, LockFile)
+		if err == nil && attempt != nil && bytes.Equal(data, attempt) {
+			// The last write was refused, but the lock holds what it wrote: its response was lost
+			// and a retry of it found the object already changed — by itself (Conditional).
+			l.version = version
+			return l, nil
+		}
 		if errors.Is(err, fs.ErrNotExist) {
-			if l.version, err = c.CreateIfAbsent(ctx, LockFile, l.content(o.Now())); err == nil {
+			attempt = l.content(o.Now())
+			if l.version, err = c.CreateIfAbsent(ctx, LockFile, attempt); err == nil {
 				return l, nil
 			}
 			if errors.Is(err, storage.ErrPrecondition) {
@@ -137,7 +146,8 @@ func Acquire(ctx context.Context, st storage.Store, id string, o LockOptions) (*
 		if !h.Released && !stale(h, now, host) {
 			return nil, &LockedError{Output: l.output, Holder: h, Now: now}
 		}
-		l.version, err = c.ReplaceIfMatch(ctx, LockFile, l.content(now), version)
+		attempt = l.content(now)
+		l.version, err = c.ReplaceIfMatch(ctx, LockFile, attempt, version)
 		if errors.Is(err, storage.ErrPrecondition) {
 			continue
 		}
@@ -245,15 +255,21 @@ func (l *Lock) renew(ctx context.Context) error {
 	defer l.mu.Unlock()
 	prev := l.holder
 	now := l.o.Now()
-	version, err := l.c.ReplaceIfMatch(ctx, LockFile, l.content(now), l.version)
+	attempt := l.content(now)
+	version, err := l.c.ReplaceIfMatch(ctx, LockFile, attempt, l.version)
 	if err == nil {
 		l.version = version
 		return nil
 	}
-	l.holder = prev
 	if errors.Is(err, storage.ErrPrecondition) {
 		who := "another run"
-		if data, _, rerr := l.c.ReadVersioned(ctx, LockFile); rerr == nil {
+		if data, version, rerr := l.c.ReadVersioned(ctx, LockFile); rerr == nil {
+			if bytes.Equal(data, attempt) {
+				// Renewed after all: the write's response was lost and its retry found the
+				// lock already changed — by this very write (see storage.Conditional).
+				l.version = version
+				return nil
+			}
 			var h Holder
 			if json.Unmarshal(data, &h) == nil {
 				who = h.String()
@@ -262,9 +278,11 @@ func (l *Lock) renew(ctx context.Context) error {
 				}
 			}
 		}
+		l.holder = prev
 		return fmt.Errorf("%w: %s took it over (this run's lease ran out at %s, or it was unlocked by hand); this run publishes nothing",
 			ErrLockLost, who, prev.Expires.Format(time.RFC3339))
 	}
+	l.holder = prev
 	if now.After(prev.Expires) {
 		return fmt.Errorf("%w: its lease ran out at %s before it could be renewed: %w", ErrLockLost, prev.Expires.Format(time.RFC3339), err)
 	}
@@ -279,8 +297,12 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err := l.c.ReplaceIfMatch(context.WithoutCancel(ctx), LockFile, l.holder.releasedAt(l.o.Now()).encode(), l.version)
+	released := l.holder.releasedAt(l.o.Now()).encode()
+	_, err := l.c.ReplaceIfMatch(context.WithoutCancel(ctx), LockFile, released, l.version)
 	if errors.Is(err, storage.ErrPrecondition) {
+		if data, _, rerr := l.c.ReadVersioned(context.WithoutCancel(ctx), LockFile); rerr == nil && bytes.Equal(data, released) {
+			return nil // released after all: the write's response was lost (see renew)
+		}
 		return fmt.Errorf("release lock %s: %w", l.st.Location(LockFile), ErrLockLost)
 	}
 	if err != nil {
