@@ -374,10 +374,12 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 	}
 	// The days to read: those a new play goes to, and those that may hold a play with its key.
 	read := map[unit]bool{}
+	newUnits := make([]unit, len(news))
 	sessions := make([]int64, 0, len(news))
-	for _, e := range news {
-		if u := playUnit(e); loaded[u].Rows > 0 {
-			read[u] = true
+	for i, e := range news {
+		newUnits[i] = playUnit(e)
+		if loaded[newUnits[i]].Rows > 0 {
+			read[newUnits[i]] = true
 		}
 		sessions = append(sessions, e.SessionID)
 	}
@@ -420,8 +422,8 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 	added := map[unit][]record.Event{}
 	changed := map[unit]bool{}
 	var winners []*record.Event // plays with a key not loaded before
-	for _, e := range news {
-		u := playUnit(e)
+	for i, e := range news {
+		u := newUnits[i]
 		if loc, ok := index[transform.KeyOf(e)]; ok {
 			w := &old[loc.u][loc.i]
 			if transform.EarlierEventOf(w, e) == w {
@@ -437,7 +439,7 @@ func planPlays(ctx context.Context, o Options, p *prior, fold *folder, oldCand, 
 	}
 	plan := &playsPlan{write: map[unit][]record.Event{}, matched: map[string]int64{}, duplicates: seen - int64(len(winners))}
 
-	units := slices.SortedFunc(maps.Keys(read), compareUnits)
+	units := slices.Collect(maps.Keys(read))
 	for u := range added {
 		if !read[u] {
 			units = append(units, u)
@@ -684,9 +686,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 			"events": {Root: o.Logs.Display, Skipped: logList.SkippedBy(), RejectedBy: map[string]int64{}},
 		}
 		totals(m, meta.Tables)
-		clock.Lap("list")
-		end := o.Now()
-		m.FinishedAt, m.Seconds = end.UTC(), end.Sub(r.Start).Seconds()
+		clock.End("list")
 		return m, nil
 	}
 	clock.Lap("list")

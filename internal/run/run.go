@@ -83,21 +83,33 @@ func (r *Run) Staging() string { return commit.Staging(r.ID) }
 // Clock times a run's phases: each Lap appends the phase that just ended to the manifest and
 // logs it. It starts at the run's start, so the first phase takes in the lock and the recovery.
 type Clock struct {
-	m     *report.Manifest
-	log   *slog.Logger
-	now   func() time.Time
-	since time.Time
+	m            *report.Manifest
+	log          *slog.Logger
+	now          func() time.Time
+	start, since time.Time
 }
 
 // Clock returns the run's phase clock, recording into m and logging to log.
 func (r *Run) Clock(m *report.Manifest, log *slog.Logger) *Clock {
-	return &Clock{m: m, log: log, now: r.now, since: r.Start}
+	return &Clock{m: m, log: log, now: r.now, start: r.Start, since: r.Start}
 }
 
 // Lap ends the current phase, named name.
 func (c *Clock) Lap(name string) {
 	p := c.m.Lap(name, &c.since, c.now())
 	c.log.Info("phase done", "phase", p.Name, "seconds", p.Seconds)
+}
+
+// End ends the last phase, named name, and with it the run: the manifest's end and elapsed
+// time are the phase's end.
+func (c *Clock) End(name string) {
+	c.Lap(name)
+	c.stamp(c.since)
+}
+
+// stamp sets the manifest's end to t.
+func (c *Clock) stamp(t time.Time) {
+	c.m.FinishedAt, c.m.Seconds = t.UTC(), t.Sub(c.start).Seconds()
 }
 
 // PublishRun publishes the staged dirs (Publish) with c's manifest, and sets its end, its elapsed
@@ -107,19 +119,16 @@ func (c *Clock) Lap(name string) {
 // which is what a user should read: under S3 latency the publish can be most of a run. If that
 // second write fails the run is still published, with the first manifest; a warning says so.
 func (r *Run) PublishRun(ctx context.Context, dirs []commit.Dir, c *Clock) error {
-	m := c.m
-	end := r.now()
-	m.FinishedAt, m.Seconds = end.UTC(), end.Sub(r.Start).Seconds()
-	data, err := encodeManifest(m)
+	c.stamp(c.now())
+	data, err := encodeManifest(c.m)
 	if err != nil {
 		return err
 	}
 	if err := r.Publish(ctx, dirs, data); err != nil {
 		return err
 	}
-	c.Lap("publish")
-	m.FinishedAt, m.Seconds = c.since.UTC(), c.since.Sub(r.Start).Seconds()
-	if data, err = encodeManifest(m); err == nil {
+	c.End("publish")
+	if data, err = encodeManifest(c.m); err == nil {
 		err = storage.WriteFile(ctx, r.Store, commit.ManifestFile, data)
 	}
 	if err != nil {

@@ -70,7 +70,7 @@ func Rejects(ctx context.Context, st storage.Store, name string, rejects []*reco
 	if err := w.Close(); err != nil {
 		return res, err
 	}
-	res.Rows, res.Files, res.Bytes, res.Names, res.Sizes = int64(len(rejects)), 1, cw.n, []string{name}, []int64{cw.n}
-	res.Parts[0] = Part{Rows: res.Rows, Files: res.Files, Bytes: res.Bytes, Names: res.Names, Sizes: res.Sizes}
+	res.Rows, res.Files, res.Bytes, res.Names = int64(len(rejects)), 1, cw.n, []string{name}
+	res.Parts[0] = Part{Rows: res.Rows, Files: res.Files, Bytes: res.Bytes, Names: res.Names, Sizes: []int64{cw.n}}
 	return res, nil
 }

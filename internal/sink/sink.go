@@ -65,7 +65,6 @@ type Result struct {
 	Bytes      int64    `json:"bytes"`
 	Partitions int      `json:"partitions"`
 	Names      []string `json:"-"` // object names written, as the store names them
-	Sizes      []int64  `json:"-"` // their sizes
 	// Parts is what was written for each partition ("" for an unpartitioned table) and, in a
 	// table whose rows are table.Grouped, for each file group in it, in that order: an
 	// incremental run publishes them one by one.
@@ -134,7 +133,7 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	// Units are written in parallel: a table like songs has thousands of small partitions, each
 	// mostly file-system calls. Results are kept per unit and summed in order, so the result does
 	// not depend on scheduling.
-	unitRes := make([]Result, len(units))
+	unitRes := make([]Part, len(units))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(opts.Parallelism, 1))
 	for ui, u := range units {
@@ -176,12 +175,12 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 		return res, err
 	}
 	for i, r := range unitRes {
-		res.Parts = append(res.Parts, Part{Name: units[i].part, Group: units[i].group, Rows: r.Rows, Files: r.Files, Bytes: r.Bytes, Names: r.Names, Sizes: r.Sizes})
+		r.Name, r.Group = units[i].part, units[i].group
+		res.Parts = append(res.Parts, r)
 		res.Rows += r.Rows
 		res.Files += r.Files
 		res.Bytes += r.Bytes
 		res.Names = append(res.Names, r.Names...)
-		res.Sizes = append(res.Sizes, r.Sizes...)
 	}
 	return res, nil
 }
@@ -194,7 +193,7 @@ type fileWriter[T any] struct {
 	ext    string
 	opts   Options
 	codec  compress.Codec
-	res    *Result
+	res    *Part
 
 	prefix string // of the files' names: part-, or part-<group>-
 	n      int    // files started in this partition
