@@ -44,6 +44,11 @@ type Options struct {
 	// Incremental loads only the input files that the output's state (package state) has not
 	// loaded yet, and publishes the tables a full run over all of them would (incremental.go).
 	Incremental bool
+	// MemoryLimit is the memory the run may use, in bytes; <= 0 means no limit. A full run whose
+	// plays would not fit spills them to TempDir and merges them back (spill.go).
+	MemoryLimit int64
+	// TempDir holds a run's spill files; "" means os.TempDir(). They are removed when the run ends.
+	TempDir string
 
 	maxTS int64 // the latest ts an event may have (decode.MaxTSAt the run's start)
 }
