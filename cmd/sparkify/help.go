@@ -4,7 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
+
+	"github.com/sparkify/lake/internal/config"
 )
 
 // commandHelp is what a command's --help prints: a usage line, what the command does, its flags
@@ -113,7 +117,8 @@ Settings come from flags, then SPARKIFY_* environment variables (SPARKIFY_OUTPUT
 --config file (dl.cfg), then defaults.`,
 	groups: []flagGroup{
 		{title: "Input and output", names: []string{"songs", "logs", "output", "config", "mode"}},
-		{title: "Run", names: []string{"incremental", "workers", "max-rejected-ratio", "compression", "no-repair-text"}},
+		{title: "Run", names: []string{"incremental", "workers", "max-rejected-ratio", "compression", "no-repair-text",
+			"memory-limit", "temp-dir"}},
 		{title: "S3", names: []string{"s3-concurrency"},
 			note: "Credentials, region and endpoint: [AWS] in dl.cfg (see dl.cfg.example), else the AWS\n" +
 				"SDK's usual chain (environment, profiles, instance roles)."},
@@ -122,7 +127,7 @@ Settings come from flags, then SPARKIFY_* environment variables (SPARKIFY_OUTPUT
 	},
 	types: map[string]string{"songs": "LOCATION", "logs": "LOCATION", "output": "LOCATION",
 		"mode": "LOCAL|S3", "compression": "CODEC", "engine": "local|beam", "runner": "NAME",
-		"endpoint": "HOST:PORT", "beam-opt": "NAME=VALUE"},
+		"endpoint": "HOST:PORT", "beam-opt": "NAME=VALUE", "memory-limit": "SIZE", "temp-dir": "DIR"},
 	after: `Examples:
   sparkify etl                                    the built-in sample into ./out
   sparkify etl --songs data/song_data --logs data/log_data --output /tmp/lake
@@ -140,4 +145,24 @@ Exit status:
   4    too many rejected records (see --max-rejected-ratio and _rejected/)
   5    another run holds the output's lock (see sparkify unlock)
   130  interrupted; nothing was published`,
+}
+
+// memoryLimitUsage is --memory-limit's text. The default is computed, so that the help says
+// what it is on this machine.
+func memoryLimitUsage() string {
+	return "memory the local engine may use, such as 8GiB or 1.5GB (8G means 8GiB);\n" +
+		"when the run's plays would not fit, it spills them to --temp-dir\n" +
+		"(default: half of this machine's memory, " + gib(config.DefaultMemoryLimit()) + " here)"
+}
+
+// tempDirUsage is --temp-dir's text, with the folder os.TempDir gives here.
+func tempDirUsage() string {
+	return "an existing local folder for the local engine's spill files\n" +
+		"(default: the OS temp folder, " + os.TempDir() + " here)"
+}
+
+// gib formats n bytes as GiB with at most one decimal: "11.8 GiB", "4 GiB".
+func gib(n int64) string {
+	s := strconv.FormatFloat(float64(n)/(1<<30), 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + " GiB"
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -114,6 +115,8 @@ func etl(args []string, stdout, stderr io.Writer) int {
 	var beamOpts beamOptions
 	fl.Var(&beamOpts, "beam-opt", "a Beam pipeline option (repeatable), e.g. project=P, region=R,\nstaging_location=gs://B/staging, environment_type=LOOPBACK")
 	fl.Bool("incremental", false, "load only the input files this output has not loaded yet (a daily run);\nthe tables are those a full run would write; env SPARKIFY_INCREMENTAL")
+	fl.String("memory-limit", "", memoryLimitUsage())
+	fl.String("temp-dir", "", tempDirUsage())
 	noRepair := fl.Bool("no-repair-text", false, "keep text as logged: do not undo mojibake (UTF-8 encoded twice or more)\nin titles, names and places")
 	quiet := fl.Bool("quiet", false, "print nothing but errors")
 	verbose := fl.Bool("verbose", false, "log each step (structured logs on stderr)")
@@ -253,6 +256,11 @@ func runJob(ctx context.Context, job config.Job, noRepair bool, logger *slog.Log
 		bar := progress.Start(stderr, p, 200*time.Millisecond)
 		defer bar.Stop()
 	}
+	// The GC then collects harder as the heap nears the limit instead of growing past it; a
+	// GOMEMLIMIT the user set wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(job.MemoryLimit)
+	}
 	return localengine.Run(ctx, localengine.Options{
 		Songs:            songs,
 		Logs:             logs,
@@ -265,6 +273,8 @@ func runJob(ctx context.Context, job config.Job, noRepair bool, logger *slog.Log
 		Retries:          remote.Retries,
 		NoRepairText:     noRepair,
 		Incremental:      job.Incremental,
+		MemoryLimit:      job.MemoryLimit,
+		TempDir:          job.TempDir,
 	})
 }
 

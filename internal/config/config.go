@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"math/big"
 	"net/url"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -48,6 +52,8 @@ type Job struct {
 	Engine           string  // local (default) | beam
 	Runner           string  // the Beam runner when Engine is beam: prism (default), dataflow, flink, spark, universal
 	Incremental      bool    // load only the input files the output has not loaded yet (default false)
+	MemoryLimit      int64   // bytes the local engine may use; default DefaultMemoryLimit(); at least MinMemoryLimit
+	TempDir          string  // an existing local folder for the local engine's spill files; "" = os.TempDir()
 	AWS              AWS
 }
 
@@ -100,9 +106,12 @@ var (
 	settingEngine      = setting{"engine", "SPARKIFY_ENGINE", keyEngine, false}
 	settingRunner      = setting{"runner", "SPARKIFY_RUNNER", keyRunner, false}
 	settingIncremental = setting{"incremental", "SPARKIFY_INCREMENTAL", keyIncremental, false}
+	settingMemLimit    = setting{"memory-limit", "SPARKIFY_MEMORY_LIMIT", keyMemoryLimit, false}
+	settingTempDir     = setting{"temp-dir", "SPARKIFY_TEMP_DIR", keyTempDir, false}
 
 	allSettings = []setting{settingMode, settingSongs, settingLogs, settingOutput, settingWorkers,
-		settingRatio, settingCompression, settingS3Conc, settingEngine, settingRunner, settingIncremental}
+		settingRatio, settingCompression, settingS3Conc, settingEngine, settingRunner, settingIncremental,
+		settingMemLimit, settingTempDir}
 )
 
 // flagConfig may appear in Inputs.Flags too, for callers that pass every set flag; ConfigPath wins.
@@ -169,6 +178,12 @@ func Load(in Inputs) (Job, error) {
 		return Job{}, err
 	}
 	if job.Incremental, err = resolve(candidates(settingIncremental, in, fc, ""), false, parseBool); err != nil {
+		return Job{}, err
+	}
+	if job.MemoryLimit, err = resolve(candidates(settingMemLimit, in, fc, ""), DefaultMemoryLimit(), parseMemoryLimit); err != nil {
+		return Job{}, err
+	}
+	if job.TempDir, err = resolve(candidates(settingTempDir, in, fc, ""), "", parseTempDir); err != nil {
 		return Job{}, err
 	}
 	if job.AWS, err = loadAWS(fc); err != nil {
@@ -351,6 +366,152 @@ func parseBool(raw string) (bool, error) {
 	return false, fmt.Errorf("invalid value %q: want true or false", raw)
 }
 
+// Memory limits, in bytes.
+const (
+	// MinMemoryLimit is the smallest memory limit accepted: under it the local engine would spend
+	// its time spilling and the Go runtime its time collecting garbage.
+	MinMemoryLimit int64 = 64 << 20
+	// FallbackMemoryLimit is the default when this machine's memory cannot be read.
+	FallbackMemoryLimit int64 = 4 << 30
+)
+
+// DefaultMemoryLimit is the memory limit when no source sets one: half of the memory this
+// process may have (see detectMemoryLimit), read once.
+func DefaultMemoryLimit() int64 { return defaultMemoryLimit() }
+
+var defaultMemoryLimit = sync.OnceValue(func() int64 { return detectMemoryLimit(os.ReadFile) })
+
+// The files detectMemoryLimit reads.
+const (
+	cgroupMemoryMax = "/sys/fs/cgroup/memory.max" // cgroup v2: a number of bytes, or "max"
+	procMeminfo     = "/proc/meminfo"
+)
+
+// detectMemoryLimit returns half of the memory this process may have: the cgroup v2 limit when
+// it is a number below MemTotal (a container's share of the machine), else MemTotal;
+// FallbackMemoryLimit when neither can be read (not Linux); never less than MinMemoryLimit.
+// Half, because the limit covers the run's data, not the page cache its reads and writes go
+// through nor what else runs on the machine. readFile is os.ReadFile but in tests.
+func detectMemoryLimit(readFile func(string) ([]byte, error)) int64 {
+	var total int64
+	if b, err := readFile(procMeminfo); err == nil {
+		total = memTotal(b)
+	}
+	if b, err := readFile(cgroupMemoryMax); err == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err == nil && n > 0 && (total == 0 || n < total) {
+			total = n
+		}
+	}
+	if total <= 0 {
+		return FallbackMemoryLimit
+	}
+	return max(total/2, MinMemoryLimit)
+}
+
+// memTotal returns the MemTotal of /proc/meminfo's content, in bytes; 0 if it has none.
+func memTotal(meminfo []byte) int64 {
+	for line := range strings.Lines(string(meminfo)) {
+		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || kb <= 0 || kb > math.MaxInt64/1024 {
+			return 0
+		}
+		return kb * 1024
+	}
+	return 0
+}
+
+// sizeUnits maps a size's unit, upper-cased, to its bytes. The short K, M, G and T are binary,
+// as in docker --memory and Java's -Xmx, where 8G means 8 GiB; KB, MB, GB and TB are decimal.
+var sizeUnits = map[string]int64{
+	"": 1, "B": 1,
+	"K": 1 << 10, "KIB": 1 << 10, "KB": 1e3,
+	"M": 1 << 20, "MIB": 1 << 20, "MB": 1e6,
+	"G": 1 << 30, "GIB": 1 << 30, "GB": 1e9,
+	"T": 1 << 40, "TIB": 1 << 40, "TB": 1e12,
+}
+
+// sizeHint is what a size may look like, for errors.
+const sizeHint = "want a size such as 8GiB, 512MiB, 1.5GB or 1073741824 (bytes)"
+
+// parseSize parses a number of bytes: a whole or decimal number, then optionally a space and a
+// unit of sizeUnits in any case ("1.5GiB", "512 mb", "8G", "1048576"). A fraction of a byte is
+// dropped.
+func parseSize(raw string) (int64, error) {
+	s := strings.TrimSpace(raw)
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("size %q is negative: %s", raw, sizeHint)
+	}
+	end := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if end < 0 {
+		end = len(s)
+	}
+	num, unit := s[:end], strings.ToUpper(strings.TrimSpace(s[end:]))
+	whole, frac, _ := strings.Cut(num, ".")
+	if whole+frac == "" || strings.Contains(frac, ".") {
+		return 0, fmt.Errorf("invalid size %q: %s", raw, sizeHint)
+	}
+	mult, ok := sizeUnits[unit]
+	if !ok {
+		return 0, fmt.Errorf("invalid size %q: unknown unit %q; want B, KiB, MiB, GiB, TiB (binary), KB, MB, GB, TB (decimal) or K, M, G, T (binary)",
+			raw, strings.TrimSpace(s[end:]))
+	}
+	// Exact arithmetic: float64 would round 1.1GB, and could not tell an overflow from a limit.
+	n, _ := new(big.Int).SetString(whole+frac, 10) // digits only, one at least
+	n.Mul(n, big.NewInt(mult))
+	n.Quo(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(frac))), nil))
+	if !n.IsInt64() {
+		return 0, fmt.Errorf("size %q is too large", raw)
+	}
+	return n.Int64(), nil
+}
+
+// parseMemoryLimit parses a size of at least MinMemoryLimit.
+func parseMemoryLimit(raw string) (int64, error) {
+	n, err := parseSize(raw)
+	switch {
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, fmt.Errorf("size %q is zero: want at least 64MiB (there is no \"no limit\"; give a size)", raw)
+	case n < MinMemoryLimit:
+		return 0, fmt.Errorf("size %q is under the minimum, 64MiB", raw)
+	}
+	return n, nil
+}
+
+// parseTempDir accepts "" (the OS temp folder) or an existing local folder.
+func parseTempDir(raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	if strings.Contains(raw, "://") {
+		return "", fmt.Errorf("%q is not a local path: spill files go to a folder on this machine", raw)
+	}
+	fi, err := os.Stat(raw)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("folder %q does not exist", raw)
+	case err != nil:
+		reason := err.Error()
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			reason = pe.Err.Error() // the path is quoted already
+		}
+		return "", fmt.Errorf("folder %q cannot be used: %s", raw, reason)
+	case !fi.IsDir():
+		return "", fmt.Errorf("%q is not a folder", raw)
+	}
+	return raw, nil
+}
+
 // loadAWS reads [AWS]. These settings come from the file only: the AWS_* variables belong to the
 // SDK's credential chain, and credentials do not belong on a command line.
 func loadAWS(fc *fileConfig) (AWS, error) {
@@ -445,6 +606,8 @@ func (j Job) attrs() []slog.Attr {
 		slog.Float64("max_rejected_ratio", j.MaxRejectedRatio),
 		slog.String("compression", j.Compression),
 		slog.Bool("incremental", j.Incremental),
+		slog.Int64("memory_limit", j.MemoryLimit),
+		slog.String("temp_dir", j.TempDir),
 		slog.Any("aws", j.AWS),
 	}
 }

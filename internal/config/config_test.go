@@ -41,6 +41,7 @@ func envOf(vars map[string]string) func(string) (string, bool) {
 
 func TestEachSettingFollowsFlagEnvFileDefaultPrecedence(t *testing.T) {
 	t.Parallel()
+	fileDir, envDir, flagDir := t.TempDir(), t.TempDir(), t.TempDir()
 	settings := []struct {
 		flag, env, key             string
 		file, envVal, flagVal      string
@@ -68,6 +69,10 @@ func TestEachSettingFollowsFlagEnvFileDefaultPrecedence(t *testing.T) {
 			func(j Job) any { return j.Runner }, "prism", "dataflow", "flink", "universal"},
 		{"incremental", "SPARKIFY_INCREMENTAL", "INCREMENTAL", "true", "no", "true",
 			func(j Job) any { return j.Incremental }, false, true, false, true},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "1GiB", "512 mb", "1.5g",
+			func(j Job) any { return j.MemoryLimit }, DefaultMemoryLimit(), int64(1 << 30), int64(512e6), int64(3 << 29)},
+		{"temp-dir", "SPARKIFY_TEMP_DIR", "TEMP_DIR", fileDir, envDir, flagDir,
+			func(j Job) any { return j.TempDir }, "", fileDir, envDir, flagDir},
 	}
 	for _, s := range settings {
 		file := writeConfig(t, "[PROJECT]\n"+s.key+" = "+s.file+"\n")
@@ -303,6 +308,11 @@ func TestBadValuesAreErrorsNamingTheirSource(t *testing.T) {
 		fromEnv
 		fromFile
 	)
+	dir := t.TempDir()
+	missing, file := filepath.Join(dir, "missing"), filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	values := []struct {
 		flag, env, key, section, value string
 	}{
@@ -317,6 +327,15 @@ func TestBadValuesAreErrorsNamingTheirSource(t *testing.T) {
 		{"compression", "SPARKIFY_COMPRESSION", "COMPRESSION", "PROJECT", "lz4"},
 		{"engine", "SPARKIFY_ENGINE", "ENGINE", "PROJECT", "spark"},
 		{"runner", "SPARKIFY_RUNNER", "RUNNER", "PROJECT", "direct"},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "PROJECT", "lots"},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "PROJECT", "0"},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "PROJECT", "-2GiB"},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "PROJECT", "63MiB"},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "PROJECT", "8 XB"},
+		{"memory-limit", "SPARKIFY_MEMORY_LIMIT", "MEMORY_LIMIT", "PROJECT", "9000000TiB"},
+		{"temp-dir", "SPARKIFY_TEMP_DIR", "TEMP_DIR", "PROJECT", "s3://bucket/tmp"},
+		{"temp-dir", "SPARKIFY_TEMP_DIR", "TEMP_DIR", "PROJECT", missing},
+		{"temp-dir", "SPARKIFY_TEMP_DIR", "TEMP_DIR", "PROJECT", file},
 	}
 	for _, v := range values {
 		for _, src := range []source{fromFlag, fromEnv, fromFile} {
@@ -356,6 +375,120 @@ func TestBadValuesAreErrorsNamingTheirSource(t *testing.T) {
 	}
 }
 
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	good := []struct {
+		raw  string
+		want int64
+	}{
+		{"1048576", 1 << 20},
+		{" 67108864 ", 64 << 20},
+		{"100B", 100},
+		{"1KiB", 1 << 10}, {"1kib", 1 << 10}, {"1KB", 1000}, {"1kb", 1000}, {"1K", 1 << 10}, {"1k", 1 << 10},
+		{"3MiB", 3 << 20}, {"3MB", 3e6}, {"3M", 3 << 20}, {"3m", 3 << 20},
+		{"2GiB", 2 << 30}, {"2GB", 2e9}, {"2G", 2 << 30}, {"2gib", 2 << 30}, {"2Gb", 2e9},
+		{"1TiB", 1 << 40}, {"1TB", 1e12}, {"1T", 1 << 40},
+		{"1.5GiB", 3 << 29}, {"1.5 GiB", 3 << 29}, {"1.1GB", 1_100_000_000}, {".5G", 1 << 29}, {"2.GiB", 2 << 30},
+		{"512 mb", 512e6}, {"8\tG", 8 << 30}, {"0.0000000001KiB", 0}, {"1.9", 1}, {"007MiB", 7 << 20},
+		{"8388607TiB", 8388607 << 40},
+	}
+	for _, tt := range good {
+		got, err := parseSize(tt.raw)
+		if err != nil || got != tt.want {
+			t.Errorf("parseSize(%q): got %d, %v, want %d", tt.raw, got, err, tt.want)
+		}
+	}
+	bad := []struct{ raw, want string }{
+		{"", "want a size such as"},
+		{"GiB", "want a size such as"},
+		{"lots", "want a size such as"},
+		{"1.2.3G", "want a size such as"},
+		{"..5", "want a size such as"},
+		{"+1G", "want a size such as"},
+		{"1,5G", `unknown unit ",5G"`},
+		{"1e9", `unknown unit "e9"`},
+		{"8 XB", `unknown unit "XB"`},
+		{"8Gi", `unknown unit "Gi"`},
+		{"8 G B", `unknown unit "G B"`},
+		{"1_000", `unknown unit "_000"`},
+		{"-1", "is negative"},
+		{"-2GiB", "is negative"},
+		{"8388608TiB", "is too large"},
+		{"9223372036854775808", "is too large"},
+		{"99999999999999999999999999999999999999G", "is too large"},
+	}
+	for _, tt := range bad {
+		_, err := parseSize(tt.raw)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseSize(%q): got %v, want an error containing %q", tt.raw, err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ raw, want string }{
+		{"0", "is zero"}, {"0GiB", "is zero"}, {"1", "under the minimum, 64MiB"},
+		{"67108863", "under the minimum, 64MiB"}, {"67MB", "under the minimum, 64MiB"}, {"lots", "want a size"},
+	} {
+		_, err := parseMemoryLimit(tt.raw)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseMemoryLimit(%q): got %v, want an error containing %q", tt.raw, err, tt.want)
+		}
+	}
+	if got, err := parseMemoryLimit("64MiB"); err != nil || got != MinMemoryLimit {
+		t.Errorf("parseMemoryLimit(64MiB): got %d, %v, want %d", got, err, MinMemoryLimit)
+	}
+}
+
+func TestDefaultMemoryLimitIsHalfOfWhatTheProcessMayUse(t *testing.T) {
+	t.Parallel()
+	const meminfo16G = "MemTotal:       16777216 kB\nMemFree:         1000000 kB\n"
+	tests := []struct {
+		name            string
+		meminfo, cgroup string // "" = the file cannot be read
+		want            int64
+	}{
+		{"MemTotal without cgroup", meminfo16G, "", 8 << 30},
+		{"cgroup without a limit", meminfo16G, "max\n", 8 << 30},
+		{"cgroup limit below MemTotal", meminfo16G, "2147483648\n", 1 << 30},
+		{"cgroup limit above MemTotal", meminfo16G, "68719476736\n", 8 << 30},
+		{"cgroup limit without meminfo", "", "4294967296\n", 2 << 30},
+		{"garbage cgroup", meminfo16G, "lots\n", 8 << 30},
+		{"zero cgroup", meminfo16G, "0\n", 8 << 30},
+		{"MemTotal not on the first line", "MemFree: 1 kB\nMemTotal: 2097152 kB\n", "", 1 << 30},
+		{"MemTotal in another unit", "MemTotal: 2097152 MB\n", "", FallbackMemoryLimit},
+		{"garbage MemTotal", "MemTotal: lots kB\n", "", FallbackMemoryLimit},
+		{"overflowing MemTotal", "MemTotal: 9223372036854775807 kB\n", "", FallbackMemoryLimit},
+		{"no MemTotal", "MemFree: 1 kB\n", "", FallbackMemoryLimit},
+		{"neither readable", "", "", FallbackMemoryLimit},
+		{"a tiny machine still gets the minimum", "MemTotal: 65536 kB\n", "", MinMemoryLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			files := map[string]string{procMeminfo: tt.meminfo, cgroupMemoryMax: tt.cgroup}
+			read := func(path string) ([]byte, error) {
+				if c := files[path]; c != "" {
+					return []byte(c), nil
+				}
+				return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+			}
+			if got := detectMemoryLimit(read); got != tt.want {
+				t.Errorf("got %d, want %d", got, tt.want)
+			}
+		})
+	}
+	if got := DefaultMemoryLimit(); got < MinMemoryLimit {
+		t.Errorf("DefaultMemoryLimit on this machine: got %d, want at least %d", got, MinMemoryLimit)
+	}
+}
+
+func TestEmptyTempDirFlagMeansTheOSTempFolder(t *testing.T) {
+	t.Parallel()
+	job, err := Load(Inputs{Flags: map[string]string{"temp-dir": ""},
+		LookupEnv: envOf(map[string]string{"SPARKIFY_TEMP_DIR": t.TempDir()})})
+	if err != nil || job.TempDir != "" {
+		t.Errorf("got %q, %v, want \"\" (the OS temp folder)", job.TempDir, err)
+	}
+}
+
 func TestOtherInvalidSettings(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -371,6 +504,9 @@ func TestOtherInvalidSettings(t *testing.T) {
 		{"bad MODE in the file under a mode flag", Inputs{Flags: map[string]string{"mode": "S3"}},
 			"[PROJECT]\nMODE=hdfs\n", "[PROJECT] MODE"},
 		{"bad S3_PATH_STYLE", Inputs{}, "[AWS]\nS3_PATH_STYLE=maybe\n", "[AWS] S3_PATH_STYLE"},
+		{"bad MEMORY_LIMIT under a good flag", Inputs{Flags: map[string]string{"memory-limit": "1GiB"}},
+			"[PROJECT]\nMEMORY_LIMIT=1MiB\n", "[PROJECT] MEMORY_LIMIT"},
+		{"TEMP_DIR as an S3 location", Inputs{}, "[PROJECT]\nTEMP_DIR=s3a://bucket/tmp\n", "[PROJECT] TEMP_DIR"},
 		{"endpoint without scheme", Inputs{}, "[AWS]\nAWS_ENDPOINT_URL=minio:9000\n", "[AWS] AWS_ENDPOINT_URL"},
 		{"key id without secret", Inputs{}, "[AWS]\nAWS_ACCESS_KEY_ID=" + testKeyID + "\n", "[AWS] AWS_ACCESS_KEY_ID"},
 		{"secret without key id", Inputs{}, "[AWS]\nAWS_SECRET_ACCESS_KEY=" + testSecret + "\n", "[AWS] AWS_SECRET_ACCESS_KEY"},
@@ -508,7 +644,8 @@ func TestSecretsAreRedactedInFmt(t *testing.T) {
 			checkRedacted(t, verb+" of "+arg.name, fmt.Sprintf(verb, arg.v))
 		}
 	}
-	if got := job.String(); !strings.Contains(got, "access_key_id="+testKeyID) || !strings.Contains(got, "workers=") {
+	if got := job.String(); !strings.Contains(got, "access_key_id="+testKeyID) || !strings.Contains(got, "workers=") ||
+		!strings.Contains(got, "memory_limit=") || !strings.Contains(got, "temp_dir=") {
 		t.Errorf("got String %q, want the non-secret settings shown", got)
 	}
 	if got := fmt.Sprintf("%v|%s|%#v", Secret{}, NewSecret(""), Secret{}); got != "||" {

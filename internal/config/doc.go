@@ -18,7 +18,8 @@
 //     dl.cfg should surface on the run that has it, not on a later run without the flag.
 //   - It never shows a secret. Secret prints, logs and marshals as "**redacted**", and no error
 //     quotes a line it could not parse, since that line may hold a key.
-//   - It does no I/O beyond reading the one file, and never logs or prints.
+//   - Its only I/O is reading the one file, checking that --temp-dir is a folder and, once, the
+//     machine's memory size (for --memory-limit's default); it never logs or prints.
 //   - It leaves meaning to others: s3a:// and s3n:// stay as written (storage normalizes them), an
 //     empty input root stays "" (the caller picks the built-in sample), and AWS_* environment
 //     variables are not read here (the AWS SDK's own credential chain reads them when the file

@@ -36,6 +36,8 @@ const (
 	keyS3Concurrency = "S3_CONCURRENCY"
 	keyEngine        = "ENGINE"
 	keyRunner        = "RUNNER"
+	keyMemoryLimit   = "MEMORY_LIMIT"
+	keyTempDir       = "TEMP_DIR"
 )
 
 // sections lists the valid sections and their keys, in the order the documentation gives them
@@ -45,7 +47,8 @@ var sections = []struct {
 	keys []string
 }{
 	{sectionAWS, []string{keyAccessKeyID, keySecretKey, keySessionToken, keyRegion, keyEndpoint, keyPathStyle}},
-	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency, keyEngine, keyRunner, keyIncremental}},
+	{sectionProject, []string{keyMode, keySongs, keyLogs, keyOutput, keyWorkers, keyRatio, keyCompression, keyS3Concurrency, keyEngine, keyRunner, keyIncremental,
+		keyMemoryLimit, keyTempDir}},
 	{sectionLocal, []string{keySongs, keyLogs, keyOutput}},
 	{sectionS3, []string{keySongs, keyLogs, keyOutput}},
 }

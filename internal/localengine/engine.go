@@ -84,7 +84,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	o.maxTS = decode.MaxTSAt(start)
 	m := &report.Manifest{
 		RunID: r.ID, Version: o.Sink.Version, Engine: "local", StartedAt: start.UTC(),
-		Output: o.Output.Location(""), Compression: o.Sink.Compression, Workers: o.Workers,
+		Output: o.Output.Location(""), Compression: o.Sink.Compression, Workers: o.Workers, MemoryLimit: max(o.MemoryLimit, 0),
 		Tables: map[string]report.Table{}, Recovered: r.Recovered.RolledForward,
 	}
 	if m.Compression == "" {
@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 	clock.Lap("list")
 	o.Progress.SetPhase("read")
-	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, songFiles, decodeSongs, nil)
+	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, songFiles, decodeSongs)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,20 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	stage(wctx, writes, o, stg, table.NameArtists, cat.artists, (*table.Artist).Partition, &staged.artists)
 
 	fold := newFolder()
-	logRes, eventStats, err := readFiles(wctx, o, log, o.Logs, logFiles, decodeEvents, func(r *fileResult) { fold.add(r.events) })
+	if o.MemoryLimit > 0 {
+		fold.budget = &spillBudget{limit: o.MemoryLimit, tempDir: o.TempDir, parts: spillParts(logFiles.Files, o.MemoryLimit),
+			started: func(dir string) {
+				log.Info("spilling plays to disk", "folder", dir, "memory_limit", o.MemoryLimit)
+				o.Progress.SetPhase("read, spill")
+			}}
+	}
+	// Every worker that may spill has returned when Run does: the spill folder is removed last.
+	defer func() {
+		if fold.spill != nil {
+			fold.spill.remove()
+		}
+	}()
+	logRes, eventStats, err := readFiles(wctx, o, log, o.Logs, logFiles, foldEvents(fold))
 	if err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
 			err = writes.Wait() // a staging write failed first: that is the cause
@@ -147,25 +160,34 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	clock.Lap("read events")
 
 	o.Progress.SetPhase("transform")
-	facts, err := buildFacts(ctx, fold, cat, o.Workers)
+	var facts *facts
+	if fold.spill != nil {
+		facts, err = spilledFacts(ctx, o, fold, cat, stg, &staged)
+	} else {
+		facts, err = buildFacts(ctx, fold, cat, o.Workers)
+	}
 	if err != nil {
 		return nil, err
 	}
-	m.Plays, m.Matched = int64(len(facts.songplays)), facts.matched
+	m.Plays, m.Matched, m.Spilled = facts.plays, facts.matched, fold.spill != nil
 	if m.Plays > 0 {
 		m.MatchRate = float64(m.Matched) / float64(m.Plays)
 	}
 	ev := m.Inputs["events"]
 	ev.Duplicates = facts.duplicatePlays
 	m.Inputs["events"] = ev
-	log.Info("transformed", "songplays", len(facts.songplays), "matched", facts.matched,
+	log.Info("transformed", "songplays", facts.plays, "matched", facts.matched, "spilled", fold.spill != nil,
 		"users", len(facts.users), "songs", len(cat.songs), "artists", len(cat.artists), "time", len(facts.times))
 	clock.Lap("transform")
 
 	o.Progress.SetPhase("write")
-	stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &staged.songplays)
+	if fold.spill == nil {
+		stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &staged.songplays)
+		stage(wctx, writes, o, stg, table.NameTime, facts.times, (*table.Time).Partition, &staged.time)
+	} else { // written day by day by spilledFacts
+		staged.songplays.Table, staged.time.Table = table.NameSongplays, table.NameTime
+	}
 	stage(wctx, writes, o, stg, table.NameUsers, facts.users, (*table.User).Partition, &staged.users)
-	stage(wctx, writes, o, stg, table.NameTime, facts.times, (*table.Time).Partition, &staged.time)
 	if err = writes.Wait(); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ type facts struct {
 	songplays      []table.Songplay
 	users          []table.User
 	times          []table.Time
+	plays          int64 // the songplays table's rows, written or not
 	matched        int64
 	duplicatePlays int64
 }
@@ -25,12 +26,7 @@ type facts struct {
 // buildFacts turns the folded events into the songplays, users and time tables, matching each
 // play against the catalog; the shards are turned into rows in parallel.
 func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (_ *facts, err error) {
-	t := &facts{users: make([]table.User, 0, len(f.users))}
-	for _, e := range f.users {
-		t.users = append(t.users, transform.UserRow(e))
-	}
-	f.users = nil
-	slices.SortFunc(t.users, func(a, b table.User) int { return transform.CompareUsers(&a, &b) })
+	t := &facts{users: userRows(f)}
 
 	// Rows are built per shard in parallel into one slice, then sorted as workers runs in
 	// parallel and merged: copying rows is what costs, so they are copied as few times as possible.
@@ -73,7 +69,8 @@ func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (_ *f
 	if t.songplays, err = sortPlays(ctx, rows, workers); err != nil {
 		return nil, err
 	}
-	t.duplicatePlays = seen - int64(len(t.songplays))
+	t.plays = int64(len(t.songplays))
+	t.duplicatePlays = seen - t.plays
 	if err := checkUniqueIDs(t.songplays, rowID, rowKey); err != nil {
 		return nil, err
 	}
@@ -81,6 +78,17 @@ func buildFacts(ctx context.Context, f *folder, cat *catalog, workers int) (_ *f
 		return nil, err
 	}
 	return t, nil
+}
+
+// userRows returns the users table's rows, sorted, and lets the users' events go.
+func userRows(f *folder) []table.User {
+	users := make([]table.User, 0, len(f.users))
+	for _, e := range f.users {
+		users = append(users, transform.UserRow(e))
+	}
+	f.users = nil
+	slices.SortFunc(users, func(a, b table.User) int { return transform.CompareUsers(&a, &b) })
+	return users
 }
 
 // appendTimes appends the time rows of plays, which are in start-time order: their distinct

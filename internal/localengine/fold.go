@@ -3,6 +3,7 @@ package localengine
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sparkify/lake/internal/record"
 	"github.com/sparkify/lake/internal/transform"
@@ -25,6 +26,13 @@ type folder struct {
 	}
 	usersMu sync.Mutex
 	users   map[int64]*record.Event
+
+	// mode is held shared by every add, and exclusively to start spilling (startSpill).
+	mode  sync.RWMutex
+	spill *spiller // nil while the plays are held in memory
+	// budget, when not nil, decides when to spill: after held input bytes' events are folded.
+	budget *spillBudget
+	held   atomic.Int64
 }
 
 func newFolder() *folder {
@@ -35,8 +43,24 @@ func newFolder() *folder {
 	return f
 }
 
-// add folds one file's events; the folder keeps pointers into events.
-func (f *folder) add(events []record.Event) {
+// add folds events decoded from n bytes of input; the folder keeps pointers into events, unless
+// it spills. It may decide to start spilling (see spillBudget).
+func (f *folder) add(events []record.Event, n int64) error {
+	if err := f.fold(events); err != nil {
+		return err
+	}
+	if f.budget == nil || !f.budget.over(f.held.Add(n)) {
+		return nil
+	}
+	return f.startSpill()
+}
+
+func (f *folder) fold(events []record.Event) error {
+	f.mode.RLock()
+	defer f.mode.RUnlock()
+	if f.spill != nil {
+		return f.spillEvents(events)
+	}
 	var byShard [foldShards][]*record.Event
 	users := map[int64]*record.Event{}
 	for i := range events {
@@ -79,4 +103,5 @@ func (f *folder) add(events []record.Event) {
 		}
 	}
 	f.usersMu.Unlock()
+	return nil
 }

@@ -697,12 +697,12 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	clock.Lap("read state")
 
 	o.Progress.SetPhase("read")
-	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, newSongs, decodeSongs, nil)
+	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, newSongs, decodeSongs)
 	if err != nil {
 		return nil, err
 	}
 	fold := newFolder()
-	logRes, eventStats, err := readFiles(ctx, o, log, o.Logs, newLogs, decodeEvents, func(r *fileResult) { fold.add(r.events) })
+	logRes, eventStats, err := readFiles(ctx, o, log, o.Logs, newLogs, foldEvents(fold))
 	if err != nil {
 		return nil, err
 	}

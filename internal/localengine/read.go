@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -19,7 +18,7 @@ import (
 // fileResult is what decoding one file produced.
 type fileResult struct {
 	songs    []record.Song
-	events   []record.Event
+	kept     int64 // events decoded and folded (events themselves are not kept: see foldEvents)
 	rejects  []*record.Reject
 	repaired decode.Repairs // text values repaired, by field
 }
@@ -69,10 +68,9 @@ type decodeFunc func(ctx context.Context, d *decode.Decoder, root *source.Root, 
 
 // readFiles reads and decodes the files of a listing, at most o.Workers at a time (more on remote
 // stores, where the wait is the network's). Results are kept per file, in file order, so the
-// outcome does not depend on scheduling; done, if not nil, is called on each file's result as
-// soon as it is decoded, from the worker that decoded it.
+// outcome does not depend on scheduling.
 func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Root, l source.Listing,
-	decodeFile decodeFunc, done func(*fileResult),
+	decodeFile decodeFunc,
 ) (res []fileResult, st report.Input, err error) {
 	res = make([]fileResult, len(l.Files))
 	var nbytes atomic.Int64
@@ -89,14 +87,11 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 			if err != nil {
 				return err
 			}
-			if done != nil {
-				done(&res[i])
-			}
 			nbytes.Add(size)
 			o.Progress.FilesDone.Add(1)
 			o.Progress.BytesDone.Add(f.Size)
 			log.Debug("decoded", "file", root.Store.Location(f.Name), "bytes", size,
-				"records", len(res[i].songs)+len(res[i].events), "rejected", len(res[i].rejects))
+				"records", int64(len(res[i].songs))+res[i].kept, "rejected", len(res[i].rejects))
 			return nil
 		})
 	}
@@ -110,7 +105,7 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 		for f, n := range r.repaired {
 			repaired[f] += n
 		}
-		st.Kept += int64(len(r.songs) + len(r.events))
+		st.Kept += int64(len(r.songs)) + r.kept
 		st.Rejected += int64(len(r.rejects))
 		for _, rj := range r.rejects {
 			st.RejectedBy[string(rj.Reason)]++
@@ -141,21 +136,34 @@ func decodeSongs(ctx context.Context, d *decode.Decoder, root *source.Root, f so
 	return size, nil
 }
 
-// decodeEvents streams a log file through the decoder, a block of lines at a time.
-func decodeEvents(ctx context.Context, d *decode.Decoder, root *source.Root, f source.File, res *fileResult) (int64, error) {
-	emit := func(e record.Event) { res.events = append(res.events, e) }
-	rej := func(r *record.Reject) { res.rejects = append(res.rejects, r) }
-	// One event per line at most: each block's events go to a slice sized for its lines, so that
-	// no slice of these large structs is copied again and again as it grows, or made larger than
-	// needed. A file of several blocks has its slices joined once at the end.
-	var blocks [][]record.Event
-	size, err := root.EventLines(ctx, f, func(b source.Block) {
-		res.events = make([]record.Event, 0, b.Lines+1)
-		d.EventLines(f.Path, b.Data, b.FirstLine, b.Offset, emit, rej)
-		blocks = append(blocks, res.events)
-	}, rej)
-	if len(blocks) > 1 {
-		res.events = slices.Concat(blocks...)
+// foldEvents returns the decodeFunc of log files: it streams a file through the decoder a block
+// of lines at a time, and folds each block's events into fold (which may spill them) as soon as
+// they are decoded. No file's events are held whole: a log file's size does not bound the run's
+// memory.
+func foldEvents(fold *folder) decodeFunc { return streamEvents(fold.add) }
+
+// streamEvents returns the decodeFunc that gives each block's events, and the size of the block's
+// lines, to each; it stops at the first error of each.
+func streamEvents(each func(events []record.Event, n int64) error) decodeFunc {
+	return func(ctx context.Context, d *decode.Decoder, root *source.Root, f source.File, res *fileResult) (int64, error) {
+		var events []record.Event
+		emit := func(e record.Event) { events = append(events, e) }
+		rej := func(r *record.Reject) { res.rejects = append(res.rejects, r) }
+		var eachErr error
+		size, err := root.EventLines(ctx, f, func(b source.Block) {
+			if eachErr != nil {
+				return
+			}
+			// One event per line at most: sized once, so that no slice of these large structs
+			// is copied again and again as it grows.
+			events = make([]record.Event, 0, b.Lines+1)
+			d.EventLines(f.Path, b.Data, b.FirstLine, b.Offset, emit, rej)
+			res.kept += int64(len(events))
+			eachErr = each(events, int64(len(b.Data)))
+		}, rej)
+		if err == nil {
+			err = eachErr
+		}
+		return size, err
 	}
-	return size, err
 }

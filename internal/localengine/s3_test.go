@@ -284,7 +284,7 @@ func BenchmarkS3ManySmallObjects(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, st, err := readFiles(context.Background(), o, slog.New(slog.DiscardHandler), songs, files, decodeSongs, nil)
+		_, st, err := readFiles(context.Background(), o, slog.New(slog.DiscardHandler), songs, files, decodeSongs)
 		if err != nil {
 			b.Fatal(err)
 		}

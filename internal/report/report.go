@@ -60,10 +60,14 @@ type Manifest struct {
 	Seconds    float64   `json:"elapsed_seconds"` // the whole run, publish included
 	// Phases are the run's steps in order, each with its wall time (list, read songs, read
 	// events, transform, stage, publish; an incremental run has its own).
-	Phases      []Phase          `json:"phases"`
-	Output      string           `json:"output"`
-	Compression string           `json:"compression"`
-	Workers     int              `json:"workers"`
+	Phases      []Phase `json:"phases"`
+	Output      string  `json:"output"`
+	Compression string  `json:"compression"`
+	Workers     int     `json:"workers"`
+	// MemoryLimit is the run's --memory-limit in bytes (0: none); Spilled is set when the plays
+	// did not fit in it and went through local disk (the tables are the same either way).
+	MemoryLimit int64            `json:"memory_limit,omitempty"`
+	Spilled     bool             `json:"spilled,omitempty"`
 	Inputs      map[string]Input `json:"inputs"` // "songs", "events"
 	Tables      map[string]Table `json:"tables"`
 	Rejected    Table            `json:"rejected"`

@@ -372,3 +372,25 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Merge returns the result of a table written by several calls of Table, each with rows of other
+// partitions or file groups, as one call with all the rows would have returned it.
+func Merge(rs ...Result) Result {
+	var m Result
+	for _, r := range rs {
+		m.Parts = append(m.Parts, r.Parts...)
+	}
+	slices.SortStableFunc(m.Parts, func(a, b Part) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Group, b.Group))
+	})
+	for i, p := range m.Parts {
+		if p.Name != "" && (i == 0 || m.Parts[i-1].Name != p.Name) {
+			m.Partitions++
+		}
+		m.Rows += p.Rows
+		m.Files += p.Files
+		m.Bytes += p.Bytes
+		m.Names = append(m.Names, p.Names...)
+	}
+	return m
+}

@@ -3,7 +3,10 @@ package sink
 import (
 	"context"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/sparkify/lake/internal/lakecheck"
 	"github.com/sparkify/lake/internal/storage"
@@ -110,5 +113,45 @@ func TestPartsAddUpPerFolder(t *testing.T) {
 			t.Errorf("%s: result says %d rows, %d files, %d bytes; the store holds %d files, %d bytes (want 1000 rows)",
 				p.Name, p.Rows, p.Files, p.Bytes, files, bytes)
 		}
+	}
+}
+
+// Merge of tables written a group at a time is the result of writing them at once: what a
+// spilling run, which writes songplays and time a day at a time, reports.
+func TestMergeEqualsOneWrite(t *testing.T) {
+	var rows []table.Time
+	const day = 24 * 3600 * 1000
+	// Days across months 9 to 12, whose folder names do not sort as numbers do.
+	for i := range 4000 {
+		rows = append(rows, table.Time{StartTime: 1535760000000 + int64(i)*day/40, Year: 2018})
+	}
+	for i := range rows {
+		rows[i].Month = int32(time.UnixMilli(rows[i].StartTime).UTC().Month())
+	}
+	opts := Options{Compression: "none", TargetFileSize: 2 << 10, RowGroupRows: 100}
+	whole, err := Table(context.Background(), storage.NewMemory(storage.MemoryOptions{}), "time", rows, (*table.Time).Partition, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storage.NewMemory(storage.MemoryOptions{})
+	var parts []Result
+	for i := 0; i < len(rows); {
+		j := i
+		for j < len(rows) && rows[j].FileGroup() == rows[i].FileGroup() {
+			j++
+		}
+		r, err := Table(context.Background(), st, "time", rows[i:j], (*table.Time).Partition, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, r)
+		i = j
+	}
+	slices.Reverse(parts) // the order of the calls does not matter
+	merged := Merge(parts...)
+	merged.Table = whole.Table
+	if whole.Partitions != 4 || !reflect.DeepEqual(merged, whole) {
+		t.Fatalf("merged %d parts, %d partitions, %d files; one write: %d parts, %d partitions, %d files",
+			len(merged.Parts), merged.Partitions, merged.Files, len(whole.Parts), whole.Partitions, whole.Files)
 	}
 }

@@ -288,3 +288,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// IsCompressed reports whether f is stored compressed: its size is not the size of its content.
+func IsCompressed(f File) bool { return isGzip(f.Name) }

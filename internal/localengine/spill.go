@@ -1,0 +1,377 @@
+package localengine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sparkify/lake/internal/record"
+	"github.com/sparkify/lake/internal/sink"
+	"github.com/sparkify/lake/internal/source"
+	"github.com/sparkify/lake/internal/spill"
+	"github.com/sparkify/lake/internal/table"
+	"github.com/sparkify/lake/internal/transform"
+)
+
+// A run whose plays do not fit in its memory limit spills them to local disk and builds the
+// songplays and time tables in two more passes, each over a part of the plays that fits:
+//
+//  1. While the logs are read, each play is appended to one of P partition files, chosen by its
+//     songplay_id (a hash of its deduplication key): every copy of a play, and every pair of
+//     plays whose ids collide, land in the same partition. Users stay in memory: there is one
+//     row per user, not per event.
+//  2. Each partition is read back, deduplicated, checked for colliding ids, and its winners
+//     matched against the catalog; each winner goes, with its match, to the file of its UTC day.
+//  3. Each day's plays are read back, sorted, and written as that day's songplays and time files:
+//     the files an in-memory run writes for the day, since each holds exactly the day's rows.
+//
+// The rules applied are transform's, as in memory, and each is a fold that does not depend on
+// the order or grouping of the plays: a spilled run writes the same bytes as an in-memory one
+// (TestSpilledRunIsIdentical). The plays of one day must fit in memory (about 400 bytes each):
+// memory grows with the busiest day, not with the history.
+
+// memoryPerInputByte is the peak memory of an in-memory run per byte of decoded event input,
+// rounded up from what the benchmark measures (2.3 at M: 5.1 GiB for 2.2 GiB of logs).
+const memoryPerInputByte = 3
+
+// spillBudget decides when a run's plays stop being held in memory.
+type spillBudget struct {
+	limit   int64  // bytes of memory the run may use
+	tempDir string // where the spill folder goes ("" for the OS's)
+	parts   int    // partition files (spillParts)
+	started func(dir string)
+}
+
+// over reports whether holding the events of held bytes of input would pass the limit.
+func (b *spillBudget) over(held int64) bool { return held > b.limit/memoryPerInputByte }
+
+// spillParts chooses the number of partitions of a spilled run so that two of them, read back at
+// once, take at most half the limit: a partition's plays take about 0.7 bytes of memory per byte
+// of their input lines. Compressed log files count eight times their size.
+func spillParts(logs []source.File, limit int64) int {
+	var total float64
+	for _, f := range logs {
+		n := float64(f.Size)
+		if source.IsCompressed(f) {
+			n *= 8
+		}
+		total += n
+	}
+	return int(min(max(math.Ceil(4*total/float64(max(limit, 1))), 4), 256))
+}
+
+// spiller holds the plays of a spilling run in partition files.
+type spiller struct {
+	dir   *spill.Dir
+	parts []*spill.File
+	seen  atomic.Int64 // plays spilled as read (duplicates included)
+	once  sync.Once
+}
+
+func newSpiller(tempDir string, n int) (_ *spiller, err error) {
+	d, err := spill.Create(tempDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &spiller{dir: d}
+	for i := range n {
+		f, err := d.Create(fmt.Sprintf("plays-%04d", i))
+		if err != nil {
+			s.remove()
+			return nil, err
+		}
+		s.parts = append(s.parts, f)
+	}
+	return s, nil
+}
+
+// remove deletes the spill folder; it may be called more than once.
+func (s *spiller) remove() {
+	s.once.Do(func() {
+		for _, f := range s.parts {
+			_ = f.Close()
+		}
+		_ = s.dir.Remove()
+	})
+}
+
+// partOf returns the partition of a play: by its songplay_id, so that plays with the same key,
+// and plays whose ids collide, meet.
+func (s *spiller) partOf(e *record.Event) int {
+	return int(uint64(transform.SongplayID(transform.KeyOf(e))) % uint64(len(s.parts)))
+}
+
+// write appends plays to their partitions, one write per partition.
+func (s *spiller) write(plays []*record.Event) error {
+	bufs := make([][]byte, len(s.parts))
+	for _, e := range plays {
+		p := s.partOf(e)
+		bufs[p] = spill.AppendPlay(bufs[p], e, "", "")
+	}
+	for p, b := range bufs {
+		if len(b) > 0 {
+			if err := s.parts[p].Write(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startSpill moves the plays folded so far to a new spiller, which takes every later play. The
+// users' events are copied, so that no block of events is kept alive for one user.
+func (f *folder) startSpill() error {
+	f.mode.Lock()
+	defer f.mode.Unlock()
+	if f.spill != nil {
+		return nil
+	}
+	sp, err := newSpiller(f.budget.tempDir, f.budget.parts)
+	if err != nil {
+		return err
+	}
+	f.spill = sp // from here on the run removes it, whatever happens
+	if f.budget.started != nil {
+		f.budget.started(sp.dir.Path())
+	}
+	var plays []*record.Event
+	for s := range f.shards {
+		sh := &f.shards[s]
+		plays = slices.AppendSeq(plays[:0], maps.Values(sh.plays))
+		if err := sp.write(plays); err != nil {
+			return err
+		}
+		sh.plays = nil
+	}
+	for id, e := range f.users {
+		c := *e
+		f.users[id] = &c
+	}
+	return nil
+}
+
+// spillEvents folds events into a spilling folder: the plays go to disk, the users' latest
+// events are kept as copies.
+func (f *folder) spillEvents(events []record.Event) error {
+	users := map[int64]*record.Event{}
+	var plays []*record.Event
+	for i := range events {
+		e := &events[i]
+		if e.HasUser {
+			if prev, ok := users[e.UserID]; ok {
+				users[e.UserID] = transform.LatestUserOf(prev, e)
+			} else {
+				users[e.UserID] = e
+			}
+		}
+		if e.IsSongPlay() {
+			plays = append(plays, e)
+		}
+	}
+	if err := f.spill.write(plays); err != nil {
+		return err
+	}
+	f.spill.seen.Add(int64(len(plays)))
+	f.usersMu.Lock()
+	defer f.usersMu.Unlock()
+	for id, e := range users {
+		if prev, ok := f.users[id]; !ok || transform.LatestUserOf(prev, e) == e {
+			c := *e
+			f.users[id] = &c
+		}
+	}
+	return nil
+}
+
+// seen returns the plays folded, duplicates included, spilled or not.
+func (f *folder) seen() int64 {
+	var n int64
+	for s := range f.shards {
+		n += f.shards[s].seen
+	}
+	if f.spill != nil {
+		n += f.spill.seen.Load()
+	}
+	return n
+}
+
+// dayFiles are the spill files of pass 2, one per UTC day of the plays' start times.
+type dayFiles struct {
+	dir   *spill.Dir
+	mu    sync.Mutex
+	files map[int64]*spill.File
+}
+
+const msPerDay = 24 * 60 * 60 * 1000
+
+// dayOf returns the UTC day of an epoch-milliseconds time, as days since the epoch.
+func dayOf(ms int64) int64 {
+	d := ms / msPerDay
+	if ms%msPerDay < 0 {
+		d--
+	}
+	return d
+}
+
+func (d *dayFiles) write(day int64, b []byte) error {
+	d.mu.Lock()
+	f, ok := d.files[day]
+	if !ok {
+		var err error
+		if f, err = d.dir.Create(fmt.Sprintf("day-%d", day)); err != nil {
+			d.mu.Unlock()
+			return err
+		}
+		d.files[day] = f
+	}
+	d.mu.Unlock()
+	return f.Write(b)
+}
+
+// spilledFacts runs passes 2 and 3 over a spilling folder: it writes the songplays and time
+// tables under stg into staged, and returns the users' rows and the counts.
+func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg string, staged *stagedTables) (*facts, error) {
+	sp := f.spill
+	defer sp.remove()
+	t := &facts{users: userRows(f)}
+	days := &dayFiles{dir: sp.dir, files: map[int64]*spill.File{}}
+
+	o.Progress.SetPhase("merge")
+	var winners, matched atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2) // spillParts sizes the partitions for two at once
+	for p := range sp.parts {
+		g.Go(func() error {
+			w, m, err := mergePart(gctx, sp.parts[p], cat, days)
+			winners.Add(w)
+			matched.Add(m)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, p := range sp.parts {
+		_ = p.Close()
+	}
+
+	o.Progress.SetPhase("write")
+	order := slices.Sorted(maps.Keys(days.files))
+	plays := make([]sink.Result, len(order))
+	times := make([]sink.Result, len(order))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i, day := range order {
+		g.Go(func() error {
+			var err error
+			plays[i], times[i], err = writeDay(gctx, o, days.files[day], stg)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	staged.songplays = sink.Merge(plays...)
+	staged.time = sink.Merge(times...)
+	t.plays, t.matched = winners.Load(), matched.Load()
+	t.duplicatePlays = f.seen() - t.plays
+	return t, nil
+}
+
+// mergePart is pass 2 for one partition: it deduplicates the partition's plays, checks their ids,
+// matches them and sends each to its day's file. It returns the plays kept and matched.
+func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFiles) (kept, matched int64, err error) {
+	r, err := part.Reader()
+	if err != nil {
+		return 0, 0, err
+	}
+	plays := map[transform.EventKey]record.Event{}
+	for n := 0; ; n++ {
+		if n%(1<<16) == 0 && ctx.Err() != nil {
+			return 0, 0, context.Cause(ctx)
+		}
+		var e record.Event
+		if _, _, err := r.Next(&e); err == io.EOF {
+			break
+		} else if err != nil {
+			return 0, 0, err
+		}
+		k := transform.KeyOf(&e)
+		if prev, ok := plays[k]; !ok || transform.EarlierEventOf(&prev, &e) == &e {
+			plays[k] = e
+		}
+	}
+	keys := slices.Collect(maps.Keys(plays))
+	if err := checkUniqueIDs(keys, func(k *transform.EventKey) int64 { return transform.SongplayID(*k) },
+		func(k *transform.EventKey) transform.EventKey { return *k }); err != nil {
+		return 0, 0, err
+	}
+	bufs := map[int64][]byte{}
+	for _, e := range plays {
+		var songID, artistID string
+		if m, ok := transform.MatchSong(&e, cat.candidates[transform.EventMatchKey(&e)]); ok {
+			songID, artistID = m.SongID, m.ArtistID
+			matched++
+		}
+		day := dayOf(e.TS)
+		bufs[day] = spill.AppendPlay(bufs[day], &e, songID, artistID)
+		if len(bufs[day]) >= 1<<20 {
+			if err := days.write(day, bufs[day]); err != nil {
+				return 0, 0, err
+			}
+			bufs[day] = bufs[day][:0]
+		}
+	}
+	for day, b := range bufs {
+		if len(b) > 0 {
+			if err := days.write(day, b); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	return int64(len(plays)), matched, nil
+}
+
+// writeDay is pass 3 for one day: it sorts the day's plays and writes its songplays and time
+// files.
+func writeDay(ctx context.Context, o Options, f *spill.File, stg string) (plays, times sink.Result, err error) {
+	r, err := f.Reader()
+	if err != nil {
+		return plays, times, err
+	}
+	var rows []table.Songplay
+	for {
+		var e record.Event
+		songID, artistID, err := r.Next(&e)
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return plays, times, err
+		}
+		var match *record.Song
+		if songID != "" {
+			match = &record.Song{SongID: songID, ArtistID: artistID}
+		}
+		rows = append(rows, transform.SongplayRow(&e, match))
+	}
+	_ = f.Close()
+	if rows, err = sortPlays(ctx, rows, 1); err != nil {
+		return plays, times, err
+	}
+	timeRows, err := appendTimes(ctx, nil, rows)
+	if err != nil {
+		return plays, times, err
+	}
+	if plays, err = sink.Table(ctx, o.Output, stg+"/"+table.NameSongplays, rows, (*table.Songplay).Partition, o.Sink); err != nil {
+		return plays, times, err
+	}
+	times, err = sink.Table(ctx, o.Output, stg+"/"+table.NameTime, timeRows, (*table.Time).Partition, o.Sink)
+	return plays, times, err
+}

@@ -1,0 +1,292 @@
+// Package spill keeps a run's plays on local disk when they do not fit in memory: a folder of
+// files, each an append-only sequence of plays in a compact binary form, written by many
+// goroutines and read back once, in full, by one.
+//
+// The files live only as long as the run that writes them: they are never read by another
+// program or another version, so the form has no version and no schema. It is still checked as it
+// is read, because a disk can fail: a damaged file is an error naming it, never a wrong row.
+package spill
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/sparkify/lake/internal/record"
+)
+
+// Dir is a run's spill folder.
+type Dir struct {
+	path string
+}
+
+// Create makes a new spill folder inside parent ("" means os.TempDir()).
+func Create(parent string) (*Dir, error) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	path, err := os.MkdirTemp(parent, "sparkify-spill-")
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return &Dir{path: path}, nil
+}
+
+// Path is the folder's path, for messages.
+func (d *Dir) Path() string { return d.path }
+
+// Remove removes the folder and every file in it.
+func (d *Dir) Remove() error { return os.RemoveAll(d.path) }
+
+// Create creates the file name in the folder, for writing.
+func (d *Dir) Create(name string) (*File, error) {
+	path := filepath.Join(d.path, name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spill to %s: %w", d.path, err)
+	}
+	return &File{f: f, w: bufio.NewWriterSize(f, 64<<10), dir: d.path}, nil
+}
+
+// File is a spill file being written. Write may be called from many goroutines: each call's
+// bytes stay together.
+type File struct {
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+	dir string
+	n   int64
+	err error
+}
+
+// Write appends p, whole records only.
+func (f *File) Write(p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	if _, err := f.w.Write(p); err != nil {
+		f.err = f.fail(err)
+		return f.err
+	}
+	f.n += int64(len(p))
+	return nil
+}
+
+// Size is the number of bytes written.
+func (f *File) Size() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// fail names the folder in a write error: a full disk is the likely cause, and the folder is
+// what the user can change (--temp-dir).
+func (f *File) fail(err error) error {
+	return fmt.Errorf("spill to %s: %w", f.dir, err)
+}
+
+// Reader flushes what was written and returns a reader of the file from its start. The file
+// must not be written any more.
+func (f *File) Reader() (*Reader, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	if err := f.w.Flush(); err != nil {
+		f.err = f.fail(err)
+		return nil, f.err
+	}
+	if _, err := f.f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return &Reader{r: bufio.NewReaderSize(f.f, 256<<10), name: f.f.Name(), strs: map[string]string{}}, nil
+}
+
+// Close closes the file; its content stays until the folder is removed.
+func (f *File) Close() error { return f.f.Close() }
+
+// The fields of a play record: a length, then the numbers as varints, the flags, the length if
+// any, and the strings, each a length and its bytes.
+const (
+	flagHasUser = 1 << iota
+	flagHasLength
+)
+
+// AppendPlay appends to b the record of the play e, with the catalog song it was matched to
+// (songID and artistID, "" for none). Only the fields a play's row and its deduplication need
+// are kept: a spilled play is not a user's latest event (users are folded in memory).
+func AppendPlay(b []byte, e *record.Event, songID, artistID string) []byte {
+	start := len(b)
+	b = append(b, 0, 0, 0, 0) // the record's length, set below
+	b = binary.AppendVarint(b, e.TS)
+	b = binary.AppendVarint(b, e.SessionID)
+	b = binary.AppendVarint(b, int64(e.ItemInSession))
+	b = binary.AppendVarint(b, e.UserID)
+	b = binary.AppendVarint(b, int64(e.Src.Line))
+	b = binary.AppendVarint(b, e.Src.Offset)
+	var flags byte
+	if e.HasUser {
+		flags |= flagHasUser
+	}
+	if e.HasLength {
+		flags |= flagHasLength
+	}
+	b = append(b, flags)
+	if e.HasLength {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.Length))
+	}
+	for _, s := range [...]string{e.Src.Path, e.Artist, e.Song, e.Level, e.Location, e.UserAgent, songID, artistID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
+}
+
+// MaxRecord is the largest record a reader accepts: a play's text fields come from lines of at
+// most a few MiB (source.MaxLineSize), so anything larger is damage.
+const MaxRecord = 64 << 20
+
+// ErrDamaged reports a spill file that does not read back as it was written.
+var ErrDamaged = errors.New("damaged spill file")
+
+// Reader reads the plays of a spill file in the order they were written. Repeated text is
+// interned: a file holds a few thousand distinct values for millions of plays.
+type Reader struct {
+	r    *bufio.Reader
+	name string
+	buf  []byte
+	strs map[string]string
+}
+
+// NewReader reads plays from r, named name in errors.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{r: bufio.NewReader(r), name: name, strs: map[string]string{}}
+}
+
+// Next decodes the next play into e (its Page is NextSong) and returns its match; err is io.EOF
+// after the last one.
+func (r *Reader) Next(e *record.Event) (songID, artistID string, err error) {
+	var head [4]byte
+	if _, err := io.ReadFull(r.r, head[:]); err != nil {
+		if err == io.EOF {
+			return "", "", io.EOF
+		}
+		return "", "", r.damaged(err)
+	}
+	n := binary.LittleEndian.Uint32(head[:])
+	if n > MaxRecord {
+		return "", "", r.damaged(fmt.Errorf("a record of %d bytes", n))
+	}
+	// The buffer grows with the bytes actually read, not with the length claimed: a damaged
+	// length must not allocate MaxRecord bytes.
+	r.buf = r.buf[:0]
+	for len(r.buf) < int(n) {
+		want := min(int(n)-len(r.buf), 1<<20)
+		r.buf = slices.Grow(r.buf, want)
+		k, err := io.ReadFull(r.r, r.buf[len(r.buf):len(r.buf)+want])
+		r.buf = r.buf[:len(r.buf)+k]
+		if err != nil {
+			return "", "", r.damaged(err)
+		}
+	}
+	b := r.buf
+	d := decoder{b: b}
+	*e = record.Event{Page: record.PageNextSong}
+	e.TS = d.varint()
+	e.SessionID = d.varint()
+	e.ItemInSession = int32(d.varint())
+	e.UserID = d.varint()
+	e.Src.Line = int(d.varint())
+	e.Src.Offset = d.varint()
+	flags := d.byte()
+	e.HasUser = flags&flagHasUser != 0
+	if flags&flagHasLength != 0 {
+		e.HasLength = true
+		e.Length = math.Float64frombits(d.uint64())
+	}
+	var strs [8]string
+	for i := range strs {
+		strs[i] = r.intern(d.bytes())
+	}
+	if d.bad || len(d.b) != 0 {
+		return "", "", r.damaged(errors.New("a record that does not decode"))
+	}
+	e.Src.Path, e.Artist, e.Song, e.Level, e.Location, e.UserAgent = strs[0], strs[1], strs[2], strs[3], strs[4], strs[5]
+	return strs[6], strs[7], nil
+}
+
+func (r *Reader) damaged(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w %s: %w", ErrDamaged, r.name, err)
+}
+
+// intern returns b as a string shared with every equal value read before.
+func (r *Reader) intern(b []byte) string {
+	if s, ok := r.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	r.strs[s] = s
+	return s
+}
+
+// decoder takes fields off the front of a record; bad is set, and zero values returned, once a
+// field does not fit.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uint64() uint64 {
+	if len(d.b) < 8 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > uint64(len(d.b)-k) {
+		d.bad, d.b = true, nil
+		return nil
+	}
+	s := d.b[k : k+int(n)]
+	d.b = d.b[k+int(n):]
+	return s
+}
