@@ -36,6 +36,7 @@ var sizes = map[string]size{
 	"XS": {2_000, 100_000, 300},
 	"S":  {20_000, 1_000_000, 1_000},
 	"M":  {100_000, 5_000_000, 5_000},
+	"L":  {200_000, 25_000_000, 25_000},
 }
 
 func main() {
@@ -47,7 +48,8 @@ func main() {
 		}
 		return
 	}
-	sizeName := flag.String("size", "S", "XS, S (20k songs, 1M events) or M (100k songs, 5M events)")
+	sizeName := flag.String("size", "S", "XS, S (20k songs, 1M events), M (100k songs, 5M events) or L (200k songs, 25M events)")
+	limits := flag.String("memory-limit", "", "comma-separated values of sparkify's --memory-limit, one sparkify row each (\"default\": the flag not given)")
 	runs := flag.Int("runs", 3, "runs of each engine; the median is reported")
 	dataRoot := flag.String("data", filepath.Join(os.TempDir(), "sparkify-bench"), "where generated data and outputs go")
 	incremental := flag.Bool("incremental", false, "instead: time the incremental run that adds a day to 29 and to 59 loaded days, against a full run (20k songs, ~33k events a day)")
@@ -59,7 +61,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*sizeName, *runs, *dataRoot); err != nil {
+	if err := run(*sizeName, *runs, *dataRoot, strings.Split(*limits, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -69,6 +71,8 @@ type result struct {
 	name  string
 	times []time.Duration
 	rss   int64 // KiB, max over runs
+	err   error // the run failed: how (the engines' failures are results too, at L)
+	out   string
 }
 
 func (r result) median() time.Duration {
@@ -77,7 +81,7 @@ func (r result) median() time.Duration {
 	return s[len(s)/2]
 }
 
-func run(sizeName string, runs int, root string) error {
+func run(sizeName string, runs int, root string, limits []string) error {
 	sz, ok := sizes[sizeName]
 	if !ok {
 		return fmt.Errorf("unknown size %q", sizeName)
@@ -107,43 +111,57 @@ func run(sizeName string, runs int, root string) error {
 	if err != nil {
 		return err
 	}
-	outs := map[string]string{"sparkify": filepath.Join(root, sizeName+"-out-sparkify"), "duckdb": filepath.Join(root, sizeName+"-out-duckdb")}
-	engines := []struct {
-		name string
-		cmd  func() *exec.Cmd
-	}{
-		{"floor (read input bytes)", func() *exec.Cmd { return exec.Command(self, "floor-never-used") }},
-		{"sparkify", func() *exec.Cmd {
+	type engine struct {
+		name, out string
+		cmd       func() *exec.Cmd
+	}
+	engines := []engine{{name: "floor (read input bytes)"}}
+	for li, l := range limits {
+		name, args := "sparkify", []string{}
+		if l = strings.TrimSpace(l); l != "" && l != "default" {
+			name, args = "sparkify --memory-limit "+l, []string{"--memory-limit", l}
+		}
+		out := filepath.Join(root, sizeName+"-out-sparkify")
+		if li > 0 {
+			out += fmt.Sprint("-", li)
+		}
+		engines = append(engines, engine{name, out, func() *exec.Cmd {
 			// Without text repair, which etl.sql does not do (DuckDB has no latin-1 codec): the
 			// same work on both sides, and rows that can be compared. Repair costs ~30 ns a
 			// value when nothing changes.
-			return exec.Command(bin, "etl", "--songs", songs, "--logs", logs, "--output", outs["sparkify"], "--quiet", "--no-repair-text")
-		}},
-		{"duckdb", func() *exec.Cmd { return exec.Command(self, "duckdb-etl", songs, logs, outs["duckdb"]) }},
+			return exec.Command(bin, append([]string{"etl", "--songs", songs, "--logs", logs, "--output", out, "--quiet", "--no-repair-text"}, args...)...)
+		}})
 	}
+	duckOut := filepath.Join(root, sizeName+"-out-duckdb")
+	engines = append(engines, engine{"duckdb", duckOut, func() *exec.Cmd { return exec.Command(self, "duckdb-etl", songs, logs, duckOut) }})
 	var results []result
 	for _, e := range engines {
-		r := result{name: e.name}
+		r := result{name: e.name, out: e.out}
 		for i := range runs {
 			// Both engines start from an empty output: replacing a previous run's tables is
 			// part of sparkify's atomic commit, which DuckDB's COPY does not do, so it is left out.
-			if o, ok := outs[e.name]; ok {
-				os.RemoveAll(o)
+			if e.out != "" {
+				os.RemoveAll(e.out)
 			}
 			dropCaches()
 			start := time.Now()
 			var rss int64
-			if strings.HasPrefix(e.name, "floor") {
+			if e.cmd == nil {
 				if err := readAll(data); err != nil {
 					return err
 				}
 			} else {
 				cmd := e.cmd()
 				cmd.Stderr = os.Stderr
-				if err := cmd.Run(); err != nil {
-					return fmt.Errorf("%s run %d: %w", e.name, i+1, err)
+				err := cmd.Run()
+				if cmd.ProcessState != nil {
+					rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 				}
-				rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+				if err != nil {
+					r.err = fmt.Errorf("run %d failed after %.1f s at %d MiB peak RSS: %w", i+1, time.Since(start).Seconds(), rss>>10, err)
+					fmt.Fprintf(os.Stderr, "%s: %v\n", e.name, r.err)
+					break
+				}
 			}
 			d := time.Since(start)
 			r.times = append(r.times, d)
@@ -152,24 +170,41 @@ func run(sizeName string, runs int, root string) error {
 		}
 		results = append(results, r)
 	}
-	same, detail, err := compare(outs["sparkify"], outs["duckdb"])
-	if err != nil {
-		return err
+	duckRes := results[len(results)-1]
+	var duck time.Duration
+	if duckRes.err == nil {
+		duck = duckRes.median()
 	}
-	duck := results[2].median()
 	fmt.Printf("\n### Size %s: %d songs, %d events, %.0f MiB of input, %d runs (median)\n\n", sizeName, sz.songs, sz.events, float64(inputBytes)/(1<<20), runs)
 	fmt.Println("| engine | wall time | input MB/s | peak RSS | time / DuckDB's | ns per event |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, r := range results {
+		if r.err != nil {
+			fmt.Printf("| %s | failed: %v | | | | |\n", r.name, r.err)
+			continue
+		}
 		m := r.median()
 		rss := "—"
 		if r.rss > 0 {
 			rss = fmt.Sprintf("%d MiB", r.rss>>10)
 		}
-		fmt.Printf("| %s | %.2f s | %.0f | %s | %.2f | %.0f |\n", r.name, m.Seconds(), float64(inputBytes)/m.Seconds()/1e6, rss,
-			m.Seconds()/duck.Seconds(), float64(m.Nanoseconds())/float64(sz.events))
+		ratio := "—"
+		if duck > 0 {
+			ratio = fmt.Sprintf("%.2f", m.Seconds()/duck.Seconds())
+		}
+		fmt.Printf("| %s | %.2f s | %.0f | %s | %s | %.0f |\n", r.name, m.Seconds(), float64(inputBytes)/m.Seconds()/1e6, rss,
+			ratio, float64(m.Nanoseconds())/float64(sz.events))
 	}
-	fmt.Printf("\nSame rows in both outputs (songplay_id aside): %v%s\n", same, detail)
+	for _, r := range results {
+		if !strings.HasPrefix(r.name, "sparkify") || r.err != nil || duckRes.err != nil {
+			continue
+		}
+		same, detail, err := compare(r.out, duckOut)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\nSame rows in the output of %s and of DuckDB (songplay_id aside): %v%s\n", r.name, same, detail)
+	}
 	return nil
 }
 

@@ -258,9 +258,6 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, p := range sp.parts {
-		_ = p.Close()
-	}
 
 	o.Progress.SetPhase("write")
 	order := slices.Sorted(maps.Keys(days.files))
@@ -308,6 +305,7 @@ func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFil
 			plays[k] = e
 		}
 	}
+	_ = part.Remove() // read: its disk space is needed for the day files
 	keys := slices.Collect(maps.Keys(plays))
 	if err := checkUniqueIDs(keys, func(k *transform.EventKey) int64 { return transform.SongplayID(*k) },
 		func(k *transform.EventKey) transform.EventKey { return *k }); err != nil {
@@ -361,7 +359,7 @@ func writeDay(ctx context.Context, o Options, f *spill.File, stg string) (plays,
 		}
 		rows = append(rows, transform.SongplayRow(&e, match))
 	}
-	_ = f.Close()
+	_ = f.Remove()
 	if rows, err = sortPlays(ctx, rows, 1); err != nil {
 		return plays, times, err
 	}

@@ -115,6 +115,12 @@ func (f *File) Reader() (*Reader, error) {
 // Close closes the file; its content stays until the folder is removed.
 func (f *File) Close() error { return f.f.Close() }
 
+// Remove closes the file and removes it, giving its disk space back before the run ends.
+func (f *File) Remove() error {
+	_ = f.f.Close()
+	return os.Remove(f.f.Name())
+}
+
 // The fields of a play record: a length, then the numbers as varints, the flags, the length if
 // any, and the strings, each a length and its bytes.
 const (
