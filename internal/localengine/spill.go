@@ -3,7 +3,6 @@ package localengine
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"slices"
@@ -283,43 +282,57 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 }
 
 // mergePart is pass 2 for one partition: it deduplicates the partition's plays, checks their ids,
-// matches them and sends each to its day's file. It returns the plays kept and matched.
+// matches them and sends each to its day's file. It returns the plays kept and matched. The
+// partition is read as one block and its plays are decoded in place (spill.View): the index of
+// the winners holds offsets, so nothing here is a pointer for the collector to trace.
 func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFiles) (kept, matched int64, err error) {
-	r, err := part.Reader()
+	data, err := part.ReadAll()
 	if err != nil {
 		return 0, 0, err
 	}
-	plays := map[transform.EventKey]record.Event{}
-	for n := 0; ; n++ {
+	_ = part.Remove() // read: its disk space is needed for the day files
+	damaged := func(err error) error { return fmt.Errorf("%s: %w", part.Name(), err) }
+	winners := map[transform.EventKey]int{} // offset in data of the kept play
+	var e, prev record.Event
+	for off, n := 0, 0; off < len(data); n++ {
 		if n%(1<<16) == 0 && ctx.Err() != nil {
 			return 0, 0, context.Cause(ctx)
 		}
-		var e record.Event
-		if _, _, err := r.Next(&e); err == io.EOF {
-			break
-		} else if err != nil {
-			return 0, 0, err
+		rec, rest, err := spill.Next(data[off:])
+		if err != nil {
+			return 0, 0, damaged(err)
+		}
+		if _, _, err := spill.View(rec, &e); err != nil {
+			return 0, 0, damaged(err)
 		}
 		k := transform.KeyOf(&e)
-		if prev, ok := plays[k]; !ok || transform.EarlierEventOf(&prev, &e) == &e {
-			plays[k] = e
+		if at, ok := winners[k]; !ok {
+			winners[k] = off
+		} else {
+			prevRec, _, _ := spill.Next(data[at:])
+			_, _, _ = spill.View(prevRec, &prev) // it decoded before
+			if transform.EarlierEventOf(&prev, &e) == &e {
+				winners[k] = off
+			}
 		}
+		off = len(data) - len(rest)
 	}
-	_ = part.Remove() // read: its disk space is needed for the day files
-	keys := slices.Collect(maps.Keys(plays))
+	keys := slices.Collect(maps.Keys(winners))
 	if err := checkUniqueIDs(keys, func(k *transform.EventKey) int64 { return transform.SongplayID(*k) },
 		func(k *transform.EventKey) transform.EventKey { return *k }); err != nil {
 		return 0, 0, err
 	}
 	bufs := map[int64][]byte{}
-	for _, e := range plays {
+	for _, at := range winners {
+		rec, _, _ := spill.Next(data[at:])
+		_, _, _ = spill.View(rec, &e)
 		var songID, artistID string
 		if m, ok := transform.MatchSong(&e, cat.candidates[transform.EventMatchKey(&e)]); ok {
 			songID, artistID = m.SongID, m.ArtistID
 			matched++
 		}
 		day := dayOf(e.TS)
-		bufs[day] = spill.AppendPlay(bufs[day], &e, songID, artistID)
+		bufs[day] = spill.AppendMatched(bufs[day], rec, songID, artistID)
 		if len(bufs[day]) >= 1<<20 {
 			if err := days.write(day, bufs[day]); err != nil {
 				return 0, 0, err
@@ -334,24 +347,27 @@ func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFil
 			}
 		}
 	}
-	return int64(len(plays)), matched, nil
+	return int64(len(winners)), matched, nil
 }
 
 // writeDay is pass 3 for one day: it sorts the day's plays and writes its songplays and time
-// files.
+// files. The rows' text points into the day's data, read as one block.
 func writeDay(ctx context.Context, o Options, f *spill.File, stg string) (plays, times sink.Result, err error) {
-	r, err := f.Reader()
+	data, err := f.ReadAll()
 	if err != nil {
 		return plays, times, err
 	}
+	_ = f.Remove()
 	var rows []table.Songplay
-	for {
-		var e record.Event
-		songID, artistID, err := r.Next(&e)
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			return plays, times, err
+	var e record.Event
+	for rest := data; len(rest) > 0; {
+		var rec []byte
+		if rec, rest, err = spill.Next(rest); err != nil {
+			return plays, times, fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		songID, artistID, err := spill.View(rec, &e)
+		if err != nil {
+			return plays, times, fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		var match *record.Song
 		if songID != "" {
@@ -359,7 +375,6 @@ func writeDay(ctx context.Context, o Options, f *spill.File, stg string) (plays,
 		}
 		rows = append(rows, transform.SongplayRow(&e, match))
 	}
-	_ = f.Remove()
 	if rows, err = sortPlays(ctx, rows, 1); err != nil {
 		return plays, times, err
 	}

@@ -12,12 +12,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/sparkify/lake/internal/record"
 )
@@ -94,9 +93,10 @@ func (f *File) fail(err error) error {
 	return fmt.Errorf("spill to %s: %w", f.dir, err)
 }
 
-// Reader flushes what was written and returns a reader of the file from its start. The file
-// must not be written any more.
-func (f *File) Reader() (*Reader, error) {
+// ReadAll flushes what was written and returns the whole file. The file must not be written
+// any more. Its plays are then taken one by one with Next and View, in place: a file is read
+// back as one pointer-free block, which costs the garbage collector nothing to hold.
+func (f *File) ReadAll() ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -106,11 +106,15 @@ func (f *File) Reader() (*Reader, error) {
 		f.err = f.fail(err)
 		return nil, f.err
 	}
-	if _, err := f.f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("spill: %w", err)
+	data := make([]byte, f.n)
+	if _, err := f.f.ReadAt(data, 0); err != nil {
+		return nil, fmt.Errorf("spill: read %s: %w", f.f.Name(), err)
 	}
-	return &Reader{r: bufio.NewReaderSize(f.f, 256<<10), name: f.f.Name(), strs: map[string]string{}}, nil
+	return data, nil
 }
+
+// Name is the file's path, for messages.
+func (f *File) Name() string { return f.f.Name() }
 
 // Close closes the file; its content stays until the folder is removed.
 func (f *File) Close() error { return f.f.Close() }
@@ -159,55 +163,27 @@ func AppendPlay(b []byte, e *record.Event, songID, artistID string) []byte {
 	return b
 }
 
-// MaxRecord is the largest record a reader accepts: a play's text fields come from lines of at
-// most a few MiB (source.MaxLineSize), so anything larger is damage.
-const MaxRecord = 64 << 20
-
 // ErrDamaged reports a spill file that does not read back as it was written.
 var ErrDamaged = errors.New("damaged spill file")
 
-// Reader reads the plays of a spill file in the order they were written. Repeated text is
-// interned: a file holds a few thousand distinct values for millions of plays.
-type Reader struct {
-	r    *bufio.Reader
-	name string
-	buf  []byte
-	strs map[string]string
+// Next splits the first record off data: rec is a play for View, rest what follows. It fails
+// with ErrDamaged when data does not start with a whole record.
+func Next(data []byte) (rec, rest []byte, err error) {
+	if len(data) < 4 {
+		return nil, nil, fmt.Errorf("%w: %d bytes where a record starts", ErrDamaged, len(data))
+	}
+	n := binary.LittleEndian.Uint32(data)
+	if uint64(n) > uint64(len(data)-4) {
+		return nil, nil, fmt.Errorf("%w: a record of %d bytes where %d are left", ErrDamaged, n, len(data)-4)
+	}
+	return data[:4+n], data[4+n:], nil
 }
 
-// NewReader reads plays from r, named name in errors.
-func NewReader(r io.Reader, name string) *Reader {
-	return &Reader{r: bufio.NewReader(r), name: name, strs: map[string]string{}}
-}
-
-// Next decodes the next play into e (its Page is NextSong) and returns its match; err is io.EOF
-// after the last one.
-func (r *Reader) Next(e *record.Event) (songID, artistID string, err error) {
-	var head [4]byte
-	if _, err := io.ReadFull(r.r, head[:]); err != nil {
-		if err == io.EOF {
-			return "", "", io.EOF
-		}
-		return "", "", r.damaged(err)
-	}
-	n := binary.LittleEndian.Uint32(head[:])
-	if n > MaxRecord {
-		return "", "", r.damaged(fmt.Errorf("a record of %d bytes", n))
-	}
-	// The buffer grows with the bytes actually read, not with the length claimed: a damaged
-	// length must not allocate MaxRecord bytes.
-	r.buf = r.buf[:0]
-	for len(r.buf) < int(n) {
-		want := min(int(n)-len(r.buf), 1<<20)
-		r.buf = slices.Grow(r.buf, want)
-		k, err := io.ReadFull(r.r, r.buf[len(r.buf):len(r.buf)+want])
-		r.buf = r.buf[:len(r.buf)+k]
-		if err != nil {
-			return "", "", r.damaged(err)
-		}
-	}
-	b := r.buf
-	d := decoder{b: b}
+// View decodes the play rec into e (its Page is NextSong) and returns its match. The text of e,
+// songID and artistID is not copied: it points into rec, which must not change while they are in
+// use (spilled data is written once and then only read).
+func View(rec []byte, e *record.Event) (songID, artistID string, err error) {
+	d := decoder{b: rec[min(4, len(rec)):]}
 	*e = record.Event{Page: record.PageNextSong}
 	e.TS = d.varint()
 	e.SessionID = d.varint()
@@ -223,30 +199,28 @@ func (r *Reader) Next(e *record.Event) (songID, artistID string, err error) {
 	}
 	var strs [8]string
 	for i := range strs {
-		strs[i] = r.intern(d.bytes())
+		if b := d.bytes(); len(b) > 0 {
+			strs[i] = unsafe.String(&b[0], len(b))
+		}
 	}
-	if d.bad || len(d.b) != 0 {
-		return "", "", r.damaged(errors.New("a record that does not decode"))
+	if d.bad || len(d.b) != 0 || len(rec) < 4 {
+		return "", "", fmt.Errorf("%w: a record that does not decode", ErrDamaged)
 	}
 	e.Src.Path, e.Artist, e.Song, e.Level, e.Location, e.UserAgent = strs[0], strs[1], strs[2], strs[3], strs[4], strs[5]
 	return strs[6], strs[7], nil
 }
 
-func (r *Reader) damaged(err error) error {
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
+// AppendMatched appends to b the play rec, a record of AppendPlay without a match, with the
+// match songID and artistID: the bytes of the play are copied, not decoded again.
+func AppendMatched(b, rec []byte, songID, artistID string) []byte {
+	start := len(b)
+	b = append(b, rec[:len(rec)-2]...) // the two empty strings of "no match"
+	for _, s := range [...]string{songID, artistID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	return fmt.Errorf("%w %s: %w", ErrDamaged, r.name, err)
-}
-
-// intern returns b as a string shared with every equal value read before.
-func (r *Reader) intern(b []byte) string {
-	if s, ok := r.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	r.strs[s] = s
-	return s
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
 }
 
 // decoder takes fields off the front of a record; bad is set, and zero values returned, once a

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,17 +61,18 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	r, err := f.Reader()
+	data, err := f.ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for {
-		var e record.Event
-		songID, artistID, err := r.Next(&e)
-		if err == io.EOF {
-			break
+	for rest := data; len(rest) > 0; n++ {
+		var rec []byte
+		if rec, rest, err = Next(rest); err != nil {
+			t.Fatal(err)
 		}
+		var e record.Event
+		songID, artistID, err := View(rec, &e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,6 @@ func TestRoundTrip(t *testing.T) {
 		if e != want.e || math.Float64bits(e.Length) != math.Float64bits(want.e.Length) || songID != want.songID || artistID != want.artistID {
 			t.Fatalf("play %d: got %+v %q %q, want %+v %q %q", n, e, songID, artistID, want.e, want.songID, want.artistID)
 		}
-		n++
 	}
 	if n != 8*len(plays) {
 		t.Fatalf("read %d plays, want %d", n, 8*len(plays))
@@ -109,7 +108,7 @@ func TestDamaged(t *testing.T) {
 	}{
 		{"truncated length", whole[:first+2]},
 		{"truncated record", whole[:first+10]},
-		{"length over the limit", append(whole[:first:first], 0xff, 0xff, 0xff, 0x7f)},
+		{"length over what is left", append(whole[:first:first], 0xff, 0xff, 0xff, 0x7f)},
 		{"length shorter than its fields", func() []byte {
 			b := bytes.Clone(whole[:first])
 			b[0] -= 20
@@ -122,16 +121,40 @@ func TestDamaged(t *testing.T) {
 		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := NewReader(bytes.NewReader(tc.data), "p7")
-			var err error
-			for err == nil {
-				var e record.Event
-				_, _, err = r.Next(&e)
-			}
-			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "p7") {
-				t.Fatalf("got %v, want a damaged-file error naming p7", err)
+			if err := readAll(tc.data); !errors.Is(err, ErrDamaged) {
+				t.Fatalf("got %v, want a damaged-file error", err)
 			}
 		})
+	}
+}
+
+// readAll reads every play of data, and returns the first error.
+func readAll(data []byte) error {
+	for len(data) > 0 {
+		rec, rest, err := Next(data)
+		if err != nil {
+			return err
+		}
+		var e record.Event
+		if _, _, err := View(rec, &e); err != nil {
+			return err
+		}
+		data = rest
+	}
+	return nil
+}
+
+func TestAppendMatched(t *testing.T) {
+	for _, p := range plays {
+		rec := AppendPlay(nil, &p.e, "", "")
+		got := AppendMatched([]byte("prefix"), rec, "SOX", "ARY")
+		if !bytes.HasPrefix(got, []byte("prefix")) {
+			t.Fatal("AppendMatched lost what b held")
+		}
+		want := AppendPlay(nil, &p.e, "SOX", "ARY")
+		if !bytes.Equal(got[len("prefix"):], want) {
+			t.Fatalf("AppendMatched wrote %x, AppendPlay with the match %x", got[6:], want)
+		}
 	}
 }
 
@@ -149,7 +172,7 @@ func TestWriteErrorNamesFolder(t *testing.T) {
 	f.w = bufio.NewWriterSize(full, 4096)
 	err = f.Write(bytes.Repeat([]byte{1}, 1<<20))
 	if err == nil {
-		_, err = f.Reader()
+		_, err = f.ReadAll()
 	}
 	if err == nil || !strings.Contains(err.Error(), "spill to /some/spill/folder") || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("got %v, want a one-line error naming the folder and the full disk", err)
@@ -167,7 +190,7 @@ func TestCreateInMissingFolder(t *testing.T) {
 	}
 }
 
-func FuzzReader(f *testing.F) {
+func FuzzView(f *testing.F) {
 	var b []byte
 	for _, p := range plays[:2] { // the third's long title would slow every mutation
 		b = AppendPlay(b, &p.e, p.songID, p.artistID)
@@ -176,26 +199,30 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{4, 0, 0, 0, 1, 2, 3, 4})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := NewReader(bytes.NewReader(data), "fuzz")
-		for range 1 << 16 {
-			var e record.Event
-			songID, artistID, err := r.Next(&e)
-			if err == io.EOF {
-				return
-			}
+		for len(data) > 0 {
+			rec, rest, err := Next(data)
 			if err != nil {
 				if !errors.Is(err, ErrDamaged) {
 					t.Fatalf("error not marked damaged: %v", err)
 				}
 				return
 			}
-			// What decodes encodes back to the same bytes' meaning.
-			again := NewReader(bytes.NewReader(AppendPlay(nil, &e, songID, artistID)), "again")
+			var e record.Event
+			songID, artistID, err := View(rec, &e)
+			if err != nil {
+				if !errors.Is(err, ErrDamaged) {
+					t.Fatalf("error not marked damaged: %v", err)
+				}
+				return
+			}
+			// What decodes encodes back to the same play.
+			again := AppendPlay(nil, &e, songID, artistID)
 			var e2 record.Event
-			s2, a2, err := again.Next(&e2)
+			s2, a2, err := View(again, &e2)
 			if err != nil || e2 != e && !(math.IsNaN(e.Length) && math.IsNaN(e2.Length)) || s2 != songID || a2 != artistID {
 				t.Fatalf("re-encoding changed the play: %+v %q %q -> %+v %q %q (%v)", e, songID, artistID, e2, s2, a2, err)
 			}
+			data = rest
 		}
 	})
 }
