@@ -32,7 +32,8 @@ type folder struct {
 	spill *spiller // nil while the plays are held in memory
 	// budget, when not nil, decides when to spill: after held input bytes' events are folded.
 	budget *spillBudget
-	held   atomic.Int64
+	held     atomic.Int64
+	spilling atomic.Bool // spill is set
 }
 
 func newFolder() *folder {
@@ -49,7 +50,8 @@ func (f *folder) add(events []record.Event, n int64) error {
 	if err := f.fold(events); err != nil {
 		return err
 	}
-	if f.budget == nil || !f.budget.over(f.held.Add(n)) {
+	// Once spilling, a block costs no lock here: startSpill's is exclusive.
+	if f.budget == nil || f.spilling.Load() || !f.budget.over(f.held.Add(n)) {
 		return nil
 	}
 	return f.startSpill()

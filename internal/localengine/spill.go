@@ -137,6 +137,7 @@ func (f *folder) startSpill() error {
 		return err
 	}
 	f.spill = sp // from here on the run removes it, whatever happens
+	f.spilling.Store(true)
 	if f.budget.started != nil {
 		f.budget.started(sp.dir.Path())
 	}
