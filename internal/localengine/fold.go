@@ -31,7 +31,7 @@ type folder struct {
 	mode  sync.RWMutex
 	spill *spiller // nil while the plays are held in memory
 	// budget, when not nil, decides when to spill: after held input bytes' events are folded.
-	budget *spillBudget
+	budget   *spillBudget
 	held     atomic.Int64
 	spilling atomic.Bool // spill is set
 }
