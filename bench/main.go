@@ -40,9 +40,19 @@ var sizes = map[string]size{
 }
 
 func main() {
+	if len(os.Args) > 3 && os.Args[1] == "compare" {
+		// compare A B: the row comparison alone, of two outputs already written.
+		same, detail, err := compare(os.Args[2], os.Args[3])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("Same rows in %s and %s (songplay_id aside): %v%s\n", os.Args[2], os.Args[3], same, detail)
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "duckdb-etl" {
 		// The DuckDB run is a child process, so that its peak RSS is its own.
-		if err := duckdbETL(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+		if err := duckdbETL(os.Args[2], os.Args[3], os.Args[4], os.Getenv("BENCH_DUCKDB_DB"), os.Getenv("BENCH_DUCKDB_MEMORY_LIMIT")); err != nil {
 			fmt.Fprintln(os.Stderr, "duckdb:", err)
 			os.Exit(1)
 		}
@@ -255,12 +265,31 @@ func readAll(dir string) error {
 	return g.Wait()
 }
 
-func duckdbETL(songs, logs, out string) error {
-	db, err := sql.Open("duckdb", "")
+// duckdbETL runs etl.sql in an in-memory database, or in the database file dbPath when it is not
+// "" (BENCH_DUCKDB_DB: what a DuckDB user does when the data does not fit in memory), with
+// DuckDB's memory_limit set to memoryLimit when it is not "" (BENCH_DUCKDB_MEMORY_LIMIT), and its
+// threads to BENCH_DUCKDB_THREADS when set.
+func duckdbETL(songs, logs, out, dbPath, memoryLimit string) error {
+	if dbPath != "" {
+		os.Remove(dbPath)
+		os.Remove(dbPath + ".wal")
+		defer os.Remove(dbPath)
+	}
+	db, err := sql.Open("duckdb", dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if memoryLimit != "" {
+		if _, err := db.Exec(fmt.Sprintf("SET memory_limit = '%s'", memoryLimit)); err != nil {
+			return err
+		}
+	}
+	if threads := os.Getenv("BENCH_DUCKDB_THREADS"); threads != "" {
+		if _, err := db.Exec("SET threads = " + threads); err != nil {
+			return err
+		}
+	}
 	q := strings.NewReplacer("{{SONGS}}", songs, "{{LOGS}}", logs, "{{OUT}}", out).Replace(etlSQL)
 	if err := os.MkdirAll(filepath.Join(out, "users"), 0o755); err != nil {
 		return err
