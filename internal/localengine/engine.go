@@ -96,13 +96,13 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return runIncremental(ctx, o, r, m, clock, log)
 	}
 
-	o.Progress.SetPhase("list")
+	o.Progress.SetPhase("listing")
 	songFiles, logFiles, err := list(ctx, o, log)
 	if err != nil {
 		return nil, err
 	}
 	clock.Lap("list")
-	o.Progress.SetPhase("read")
+	o.Progress.SetPhase("reading")
 	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, songFiles, decodeSongs)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		fold.budget = &spillBudget{limit: o.MemoryLimit, tempDir: o.TempDir, parts: spillParts(logFiles.Files, o.MemoryLimit),
 			started: func(dir string) {
 				log.Info("spilling plays to disk", "folder", dir, "memory_limit", o.MemoryLimit)
-				o.Progress.SetPhase("read, spill")
+				o.Progress.SetPhase("reading, spilling")
 			}}
 	}
 	// Every worker that may spill has returned when Run does: the spill folder is removed last.
@@ -148,7 +148,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		rejects = append(rejects, r.rejects...)
 	}
 
-	o.Progress.SetPhase("write")
+	o.Progress.SetPhase("writing")
 	rej, err := sink.Rejects(ctx, o.Output, stg+"/"+run.RejectedFile, rejects)
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	}
 	clock.Lap("read events")
 
-	o.Progress.SetPhase("transform")
+	o.Progress.SetPhase("transforming")
 	var facts *facts
 	if fold.spill != nil {
 		facts, err = spilledFacts(ctx, o, fold, cat, stg, &staged)
@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		"users", len(facts.users), "songs", len(cat.songs), "artists", len(cat.artists), "time", len(facts.times))
 	clock.Lap("transform")
 
-	o.Progress.SetPhase("write")
+	o.Progress.SetPhase("writing")
 	if fold.spill == nil {
 		stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &staged.songplays)
 		stage(wctx, writes, o, stg, table.NameTime, facts.times, (*table.Time).Partition, &staged.time)
@@ -206,7 +206,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 
 // publish writes the manifest and publishes the staged dirs.
 func publish(ctx context.Context, o Options, r *run.Run, m *report.Manifest, dirs []commit.Dir, clock *run.Clock, log *slog.Logger) (*report.Manifest, error) {
-	o.Progress.SetPhase("commit")
+	o.Progress.SetPhase("publishing")
 	if o.Retries != nil {
 		m.Retries = o.Retries()
 	}

@@ -643,7 +643,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 		Rewritten: map[string][]string{}, Removed: map[string][]string{}}
 	m.Incremental = inc
 
-	o.Progress.SetPhase("list")
+	o.Progress.SetPhase("listing")
 	// The state's description is read while the inputs are listed: both wait on the store.
 	var (
 		meta    *state.Meta
@@ -696,7 +696,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	}
 	clock.Lap("read state")
 
-	o.Progress.SetPhase("read")
+	o.Progress.SetPhase("reading")
 	songRes, songStats, err := readFiles(ctx, o, log, o.Songs, newSongs, decodeSongs)
 	if err != nil {
 		return nil, err
@@ -718,7 +718,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	}
 
 	clock.Lap("read")
-	o.Progress.SetPhase("transform")
+	o.Progress.SetPhase("transforming")
 	// The catalog: the first records of each song and artist, old and new.
 	oldCat := firsts{songs: map[string]*record.Song{}, artists: map[string]*record.Song{}}
 	foldFirsts(oldCat, p.songs)
@@ -766,7 +766,7 @@ func runIncremental(ctx context.Context, o Options, r *run.Run, m *report.Manife
 	m.Inputs["events"] = ev
 
 	// Stage what changed: tables, then the state, whose description is written last.
-	o.Progress.SetPhase("write")
+	o.Progress.SetPhase("writing")
 	full := meta == nil
 	out := &publishSet{full: full, inc: inc, parts: map[string]map[string]state.Part{}}
 	if meta != nil {

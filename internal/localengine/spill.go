@@ -243,7 +243,7 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 	t := &facts{users: userRows(f)}
 	days := &dayFiles{dir: sp.dir, files: map[int64]*spill.File{}}
 
-	o.Progress.SetPhase("merge")
+	o.Progress.SetPhase("merging")
 	var winners, matched atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2) // spillParts sizes the partitions for two at once
@@ -259,7 +259,7 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 		return nil, err
 	}
 
-	o.Progress.SetPhase("write")
+	o.Progress.SetPhase("writing")
 	order := slices.Sorted(maps.Keys(days.files))
 	plays := make([]sink.Result, len(order))
 	times := make([]sink.Result, len(order))

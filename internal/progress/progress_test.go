@@ -27,7 +27,7 @@ func TestBytes(t *testing.T) {
 
 func TestLine(t *testing.T) {
 	p := &report.Progress{}
-	p.SetPhase("read")
+	p.SetPhase("reading")
 	p.FilesTotal.Store(10)
 	p.FilesDone.Store(5)
 	p.BytesTotal.Store(100 << 20)

@@ -117,7 +117,8 @@ type Progress struct {
 	phase      atomic.Value // string
 }
 
-// SetPhase names what the run is doing now ("read", "transform", "write", "commit").
+// SetPhase names what the run is doing now, as the progress line shows it ("listing", "reading",
+// "reading, spilling", "merging", "transforming", "writing", "publishing").
 func (p *Progress) SetPhase(s string) { p.phase.Store(s) }
 
 // Phase returns what the run is doing now.
