@@ -122,13 +122,11 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	stage(wctx, writes, o, stg, table.NameArtists, cat.artists, (*table.Artist).Partition, &staged.artists)
 
 	fold := newFolder()
-	if o.MemoryLimit > 0 {
-		fold.budget = &spillBudget{limit: o.MemoryLimit, tempDir: o.TempDir, parts: spillParts(logFiles.Files, o.MemoryLimit),
-			started: func(dir string) {
-				log.Info("spilling plays to disk", "folder", dir, "memory_limit", o.MemoryLimit)
-				o.Progress.SetPhase("reading, spilling")
-			}}
-	}
+	fold.budget = &spillBudget{limit: o.MemoryLimit, tempDir: o.TempDir, parts: spillParts(logFiles.Files, o.MemoryLimit),
+		started: func(dir string) {
+			log.Info("spilling plays to disk", "folder", dir, "memory_limit", o.MemoryLimit)
+			o.Progress.SetPhase("reading, spilling")
+		}}
 	// Every worker that may spill has returned when Run does: the spill folder is removed last.
 	defer func() {
 		if fold.spill != nil {
