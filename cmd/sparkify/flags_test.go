@@ -76,7 +76,7 @@ func TestHelp(t *testing.T) {
 		}
 		for _, want := range []string{"\nInput and output:\n", "\nRun:\n", "\nS3:\n", "\nBeam:\n",
 			"\nLogging and diagnostics:\n", "\nExamples:\n", "\nExit status:\n", "  --output LOCATION  ", "  --workers N  ",
-			"  --memory-limit SIZE  ", "  memory the local engine may use, such as 8GiB or 1.5GB (8G means 8GiB);\n", "it spills them to --temp-dir\n",
+			"  --memory-limit SIZE  ", "  memory the local engine may use, such as 8GiB or 1.5GB (8G means 8GiB);\n", "past the limit, go through --temp-dir\n",
 			"(default: half of this machine's memory, " + gib(config.DefaultMemoryLimit()) + " here)\n",
 			"  --temp-dir DIR  ", "local engine's spill files\n", "(default: the OS temp folder, " + os.TempDir() + " here)\n"} {
 			if !strings.Contains(stdout, want) {

@@ -151,7 +151,7 @@ Exit status:
 // what it is on this machine.
 func memoryLimitUsage() string {
 	return "memory the local engine may use, such as 8GiB or 1.5GB (8G means 8GiB);\n" +
-		"when the run's plays would not fit, it spills them to --temp-dir\n" +
+		"a run's plays past 256 MiB of events, or past the limit, go through --temp-dir\n" +
 		"(default: half of this machine's memory, " + gib(config.DefaultMemoryLimit()) + " here)"
 }
 

@@ -40,6 +40,14 @@ import (
 // rounded up from what the benchmark measures (2.3 at M: 5.1 GiB for 2.2 GiB of logs).
 const memoryPerInputByte = 3
 
+// inMemoryInput is the event input whose plays a run holds in memory at most, whatever its
+// limit: past it, streaming the plays through the spill files costs no time (measured at S, page
+// cache warm: 16.5-20.2 s spilled from the first block against 16.9-21.5 s in memory) and a
+// quarter of the memory (290 MiB against 1.1 GiB), since a spilled play is ~200 pointer-free
+// bytes where a held one is ~1 KiB of structs and strings for the collector to trace. Small
+// runs (the sample, tests, a daily file) stay in memory and need no temp folder.
+const inMemoryInput = 256 << 20
+
 // spillBudget decides when a run's plays stop being held in memory.
 type spillBudget struct {
 	limit   int64  // bytes of memory the run may use; <= 0: no limit
@@ -48,14 +56,10 @@ type spillBudget struct {
 	started func(dir string)
 }
 
-// over reports whether holding the events of held bytes of input would pass the limit.
-//
-// A run spills only then, although a spilled play costs a fifth of a held one: streaming every
-// run's plays through the spill files was measured (2026-12-01) at the same time as holding them
-// at S with a warm cache and 0.4 x the memory, but 1.5 x the time at M on a cold, slow disk
-// (98-108 s against 63-70 s), where the spill's 2 GB of writes compete with the input's reads.
+// over reports whether held bytes of input are more than a run holds in memory: past
+// inMemoryInput, or when holding their events would pass the limit.
 func (b *spillBudget) over(held int64) bool {
-	return b.limit > 0 && held > b.limit/memoryPerInputByte
+	return held > inMemoryInput || b.limit > 0 && held > b.limit/memoryPerInputByte
 }
 
 // spillParts chooses the number of partitions of a spilled run so that two of them, read back at

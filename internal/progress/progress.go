@@ -163,7 +163,7 @@ func Summary(w io.Writer, m *report.Manifest) {
 		fmt.Fprintln(w, "  (the catalog lacks most played songs: song_id and artist_id are NULL on the others; songplays.song_title and artist_name hold what was played)")
 	}
 	if m.Spilled {
-		fmt.Fprintf(w, "the plays did not fit in --memory-limit %s: they were spilled to disk (the tables are the same)\n", Bytes(m.MemoryLimit))
+		fmt.Fprintf(w, "plays streamed through the spill folder (more than 256 MiB of events, or over --memory-limit %s): the tables are the same\n", Bytes(m.MemoryLimit))
 	}
 	if m.Retries > 0 {
 		fmt.Fprintf(w, "storage requests retried: %s\n", Count(m.Retries))

@@ -57,7 +57,7 @@ func TestSummary(t *testing.T) {
 	Summary(&b, m)
 	for _, want := range []string{"run r1 published to /tmp/lake in 2.00s (2.1 MB/s of input)", "8,058", "events rejected for invalid_json: 2",
 		"songplays  6,820", "matched to the catalog: 1 of 6,820 (0.01%)", "storage requests retried: 3",
-		"the plays did not fit in --memory-limit 4.0 GiB: they were spilled to disk", "rejected records: 2, in /tmp/lake/_rejected/",
+		"plays streamed through the spill folder (more than 256 MiB of events, or over --memory-limit 4.0 GiB)", "rejected records: 2, in /tmp/lake/_rejected/",
 		"  songs: skipped 3 entries (2 not .json, 1 symlink to a folder)\n",
 		"  events: text repaired (double-encoded UTF-8): artist 1,193, song 153\n",
 		"song_title and artist_name hold what was played",
