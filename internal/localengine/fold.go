@@ -67,13 +67,7 @@ func (f *folder) fold(events []record.Event) error {
 	users := map[int64]*record.Event{}
 	for i := range events {
 		e := &events[i]
-		if e.HasUser {
-			if prev, ok := users[e.UserID]; ok {
-				users[e.UserID] = transform.LatestUserOf(prev, e)
-			} else {
-				users[e.UserID] = e
-			}
-		}
+		foldUser(users, e)
 		if e.IsSongPlay() {
 			s := maphash.Comparable(f.seed, transform.KeyOf(e)) % foldShards
 			byShard[s] = append(byShard[s], e)
@@ -106,4 +100,17 @@ func (f *folder) fold(events []record.Event) error {
 	}
 	f.usersMu.Unlock()
 	return nil
+}
+
+// foldUser folds e into users, each user's latest event (transform.LatestUserOf); e may have
+// no user.
+func foldUser(users map[int64]*record.Event, e *record.Event) {
+	if !e.HasUser {
+		return
+	}
+	if prev, ok := users[e.UserID]; ok {
+		users[e.UserID] = transform.LatestUserOf(prev, e)
+	} else {
+		users[e.UserID] = e
+	}
 }
