@@ -129,8 +129,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		}}
 	// Every worker that may spill has returned when Run does: the spill folder is removed last.
 	defer func() {
-		if fold.spill != nil {
-			fold.spill.remove()
+		if sp := fold.spill.Load(); sp != nil {
+			sp.remove()
 		}
 	}()
 	logRes, eventStats, err := readFiles(wctx, o, log, o.Logs, logFiles, foldEvents(fold))
@@ -159,7 +159,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 
 	o.Progress.SetPhase("transforming")
 	var facts *facts
-	if fold.spill != nil {
+	spilled := fold.spill.Load() != nil
+	if spilled {
 		facts, err = spilledFacts(ctx, o, fold, cat, stg, &staged)
 	} else {
 		facts, err = buildFacts(ctx, fold, cat, o.Workers)
@@ -167,19 +168,19 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	m.Plays, m.Matched, m.Spilled = facts.plays, facts.matched, fold.spill != nil
+	m.Plays, m.Matched, m.Spilled = facts.plays, facts.matched, spilled
 	if m.Plays > 0 {
 		m.MatchRate = float64(m.Matched) / float64(m.Plays)
 	}
 	ev := m.Inputs["events"]
 	ev.Duplicates = facts.duplicatePlays
 	m.Inputs["events"] = ev
-	log.Info("transformed", "songplays", facts.plays, "matched", facts.matched, "spilled", fold.spill != nil,
+	log.Info("transformed", "songplays", facts.plays, "matched", facts.matched, "spilled", spilled,
 		"users", len(facts.users), "songs", len(cat.songs), "artists", len(cat.artists), "time", len(facts.times))
 	clock.Lap("transform")
 
 	o.Progress.SetPhase("writing")
-	if fold.spill == nil {
+	if !spilled {
 		stage(wctx, writes, o, stg, table.NameSongplays, facts.songplays, (*table.Songplay).Partition, &staged.songplays)
 		stage(wctx, writes, o, stg, table.NameTime, facts.times, (*table.Time).Partition, &staged.time)
 	} else { // written day by day by spilledFacts

@@ -28,12 +28,13 @@ type folder struct {
 	users   map[int64]*record.Event
 
 	// mode is held shared by every add, and exclusively to start spilling (startSpill).
-	mode  sync.RWMutex
-	spill *spiller // nil while the plays are held in memory
+	mode sync.RWMutex
+	// spill is nil while the plays are held in memory. It is atomic so that a block folded once
+	// the run spills does not take mode's exclusive side to find out (add).
+	spill atomic.Pointer[spiller]
 	// budget, when not nil, decides when to spill: after held input bytes' events are folded.
-	budget   *spillBudget
-	held     atomic.Int64
-	spilling atomic.Bool // spill is set
+	budget *spillBudget
+	held   atomic.Int64
 }
 
 func newFolder() *folder {
@@ -50,8 +51,7 @@ func (f *folder) add(events []record.Event, n int64) error {
 	if err := f.fold(events); err != nil {
 		return err
 	}
-	// Once spilling, a block costs no lock here: startSpill's is exclusive.
-	if f.budget == nil || f.spilling.Load() || !f.budget.over(f.held.Add(n)) {
+	if f.budget == nil || f.spill.Load() != nil || !f.budget.over(f.held.Add(n)) {
 		return nil
 	}
 	return f.startSpill()
@@ -60,8 +60,8 @@ func (f *folder) add(events []record.Event, n int64) error {
 func (f *folder) fold(events []record.Event) error {
 	f.mode.RLock()
 	defer f.mode.RUnlock()
-	if f.spill != nil {
-		return f.spillEvents(events)
+	if sp := f.spill.Load(); sp != nil {
+		return f.spillEvents(sp, events)
 	}
 	var byShard [foldShards][]*record.Event
 	users := map[int64]*record.Event{}

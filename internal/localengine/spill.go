@@ -145,15 +145,14 @@ func (s *spiller) write(plays []*record.Event) error {
 func (f *folder) startSpill() error {
 	f.mode.Lock()
 	defer f.mode.Unlock()
-	if f.spill != nil {
+	if f.spill.Load() != nil {
 		return nil
 	}
 	sp, err := newSpiller(f.budget.tempDir, f.budget.parts)
 	if err != nil {
 		return err
 	}
-	f.spill = sp // from here on the run removes it, whatever happens
-	f.spilling.Store(true)
+	f.spill.Store(sp) // from here on the run removes it, whatever happens
 	if f.budget.started != nil {
 		f.budget.started(sp.dir.Path())
 	}
@@ -175,7 +174,7 @@ func (f *folder) startSpill() error {
 
 // spillEvents folds events into a spilling folder: the plays go to disk, the users' latest
 // events are kept as copies.
-func (f *folder) spillEvents(events []record.Event) error {
+func (f *folder) spillEvents(sp *spiller, events []record.Event) error {
 	users := map[int64]*record.Event{}
 	var plays []*record.Event
 	for i := range events {
@@ -185,10 +184,10 @@ func (f *folder) spillEvents(events []record.Event) error {
 			plays = append(plays, e)
 		}
 	}
-	if err := f.spill.write(plays); err != nil {
+	if err := sp.write(plays); err != nil {
 		return err
 	}
-	f.spill.seen.Add(int64(len(plays)))
+	sp.seen.Add(int64(len(plays)))
 	f.usersMu.Lock()
 	defer f.usersMu.Unlock()
 	for id, e := range users {
@@ -206,8 +205,8 @@ func (f *folder) seen() int64 {
 	for s := range f.shards {
 		n += f.shards[s].seen
 	}
-	if f.spill != nil {
-		n += f.spill.seen.Load()
+	if sp := f.spill.Load(); sp != nil {
+		n += sp.seen.Load()
 	}
 	return n
 }
@@ -248,7 +247,7 @@ func (d *dayFiles) write(day int64, b []byte) error {
 // spilledFacts runs passes 2 and 3 over a spilling folder: it writes the songplays and time
 // tables under stg into staged, and returns the users' rows and the counts.
 func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg string, staged *stagedTables) (*facts, error) {
-	sp := f.spill
+	sp := f.spill.Load()
 	defer sp.remove()
 	t := &facts{users: userRows(f)}
 	days := &dayFiles{dir: sp.dir, files: map[int64]*spill.File{}}
