@@ -444,7 +444,8 @@ func removeEmptyFolders(ctx context.Context, st storage.Store, dirs []string, st
 const dirsAtOnce = 4
 
 // replaceByCopy is for object stores, which cannot rename: the staged objects are copied over
-// the published ones (server-side where the store can), then the published objects that the run
+// the published ones (server-side where the store can), except those the published object
+// already equals byte for byte (Features.ContentVersion), then the published objects that the run
 // did not write are deleted. The folder is never empty; while the copies run, it holds a mix of
 // the two runs' files, which is the most an object store without transactions allows. An object
 // store has no folders, so none is left empty.
@@ -460,9 +461,23 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 	if ok, err := storage.Exists(ctx, st, placedDone); err != nil {
 		return err
 	} else if !ok {
+		// What is published under d, listed once: to copy only the objects whose bytes differ
+		// (a daily full run rewrites most of a dimension table as it was), and to find those
+		// the run did not write. List lists by path segment (Store.List), so under only guards
+		// against a store that breaks that: a sibling partition, month=12 beside month=1, or a
+		// sibling file, part-30 beside part-3, is not the run's to touch.
+		have := map[string]storage.Object{}
+		if err := st.List(ctx, d, func(o storage.Object) error {
+			if under(o.Name, d) {
+				have[o.Name] = o
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		keep := map[string]bool{}
 		if staged {
-			placed, err := storage.CopyPrefix(ctx, st, src, d)
+			placed, _, err := storage.CopyPrefixChanged(ctx, st, src, d, have)
 			if err != nil {
 				return err
 			}
@@ -471,16 +486,10 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 			}
 		}
 		var stale []string
-		if err := st.List(ctx, d, func(o storage.Object) error {
-			// List lists by path segment (Store.List), so this only guards against a store that
-			// breaks that: a sibling partition, month=12 beside month=1, or a sibling file, part-30
-			// beside part-3, is not the run's to delete.
-			if !keep[o.Name] && under(o.Name, d) {
-				stale = append(stale, o.Name)
+		for n := range have {
+			if !keep[n] {
+				stale = append(stale, n)
 			}
-			return nil
-		}); err != nil {
-			return err
 		}
 		// Each removal is a few requests on an object store: run them side by side.
 		g, gctx := errgroup.WithContext(ctx)

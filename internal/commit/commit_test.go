@@ -19,12 +19,12 @@ type runContent map[string]map[string]string
 var (
 	oldRun = runContent{
 		"songplays": {"year=2018/month=11/part-00000.parquet": "old plays 11", "year=2018/month=12/part-00000.parquet": "old plays 12"},
-		"users":     {"part-00000.parquet": "old users"},
+		"users":     {"part-00000.parquet": "old users", "part-00001.parquet": "users in both runs"},
 		"_rejected": {"rejected.jsonl": "old rejects"},
 	}
 	newRun = runContent{
 		"songplays": {"year=2018/month=11/part-00000.parquet": "new plays 11", "year=2019/month=01/part-00000.parquet": "new plays 01"},
-		"users":     {"part-00000.parquet": "new users"},
+		"users":     {"part-00000.parquet": "new users", "part-00001.parquet": "users in both runs"},
 		"artists":   {"part-00000.parquet": "new artists"},
 	}
 	owned = []string{"songplays", "users", "artists", "_rejected"}
@@ -294,5 +294,33 @@ func TestRollForwardDiscardsVanishedStaging(t *testing.T) {
 	}
 	if got := published(t, st); !maps.Equal(got, want("old", oldRun)) {
 		t.Fatalf("old tables changed: %v", got)
+	}
+}
+
+// TestPublishCopiesOnlyChanged: on an object store whose versions hash the content, an object
+// the new run staged with the bytes already published is not copied again, and the output still
+// ends as exactly the new run; the others are copied.
+func TestPublishCopiesOnlyChanged(t *testing.T) {
+	st, dirs := oldLake(t, storage.MemoryOptions{ObjectStore: true})
+	f := storagetest.NewFaulty(st, 0)
+	if _, err := Publish(context.Background(), f, "new", dirs, manifestOf("new")); err != nil {
+		t.Fatal(err)
+	}
+	if got := published(t, st); !maps.Equal(got, want("new", newRun)) {
+		t.Fatalf("published: %v", got)
+	}
+	var copied []string
+	for _, c := range f.Log() {
+		if strings.HasPrefix(c, "copy ") {
+			copied = append(copied, strings.Fields(c)[2])
+		}
+	}
+	slices.Sort(copied)
+	wantCopied := []string{
+		"artists/part-00000.parquet", "songplays/year=2018/month=11/part-00000.parquet",
+		"songplays/year=2019/month=01/part-00000.parquet", "users/part-00000.parquet",
+	}
+	if !slices.Equal(copied, wantCopied) {
+		t.Errorf("copied %v, want %v (users/part-00001.parquet is the same in both runs)", copied, wantCopied)
 	}
 }

@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +21,8 @@ type MemoryOptions struct {
 	Name string
 
 	// ObjectStore gives the store the features of an object store such as S3: no Move (so
-	// storage.Move copies, then removes), a server-side CopyObject, and writes that are durable
-	// when they return (no Sync). By default it has those of a local disk: Move renames an
+	// storage.Move copies, then removes), a server-side CopyObject, writes that are durable
+	// when they return (no Sync), and versions that hash the content (ContentVersion). By default it has those of a local disk: Move renames an
 	// object or a folder atomically, Sync exists, and an object cannot have the name of a
 	// folder ("a" and "a/b" cannot both be written), as files and folders cannot.
 	ObjectStore bool
@@ -62,7 +64,7 @@ func (m *Memory) Location(name string) string {
 func (m *Memory) Features() Features {
 	f := Features{Concurrency: m.opts.Concurrency, Conditional: memConditional{m}}
 	if m.opts.ObjectStore {
-		f.CopyObject = m.copyObject
+		f.CopyObject, f.ContentVersion = m.copyObject, true
 	} else {
 		f.Move, f.Sync = m.move, m.sync
 	}
@@ -94,7 +96,7 @@ func (m *Memory) List(ctx context.Context, prefix string, fn func(Object) error)
 	m.mu.Lock()
 	for name, o := range m.objs {
 		if below(name, prefix) {
-			objs = append(objs, Object{Name: name, Size: int64(len(o.data)), Version: strconv.FormatUint(o.gen, 10)})
+			objs = append(objs, m.object(name, o))
 		}
 	}
 	m.mu.Unlock()
@@ -128,7 +130,19 @@ func (m *Memory) Stat(ctx context.Context, name string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Name: name, Size: int64(len(o.data)), Version: strconv.FormatUint(o.gen, 10)}, nil
+	return m.object(name, o), nil
+}
+
+// object describes o. An object store's versions hash the content, as S3's ETags do
+// (Features.ContentVersion); otherwise they count writes, as a disk's modification times tell
+// one write from another.
+func (m *Memory) object(name string, o memObject) Object {
+	v := strconv.FormatUint(o.gen, 10)
+	if m.opts.ObjectStore {
+		sum := md5.Sum(o.data)
+		v = hex.EncodeToString(sum[:])
+	}
+	return Object{Name: name, Size: int64(len(o.data)), Version: v}
 }
 
 // Open implements Store.

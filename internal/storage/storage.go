@@ -97,6 +97,12 @@ type Features struct {
 	// Conditional writes one object only if it is unchanged since it was read (compare and
 	// swap); nil if the store cannot.
 	Conditional Conditional
+
+	// ContentVersion tells that an Object's Version is a hash of its bytes (S3's ETag: the MD5
+	// of an object written in one part, a hash of the parts' MD5s otherwise, or, under SSE-KMS,
+	// a value unique to the object): two objects with the same Version and Size hold the same
+	// bytes, so one need not be copied over the other.
+	ContentVersion bool
 }
 
 // Conditional writes one object only if it is absent or unchanged since it was read.
@@ -166,17 +172,30 @@ func Move(ctx context.Context, s Store, from, to string) error {
 // CopyPrefix copies every object below from to the same name below to, several at a time,
 // server-side where the store can, and returns the names it wrote.
 func CopyPrefix(ctx context.Context, s Store, from, to string) ([]string, error) {
+	names, _, err := CopyPrefixChanged(ctx, s, from, to, nil)
+	return names, err
+}
+
+// CopyPrefixChanged is CopyPrefix that leaves alone the targets that already hold the source's
+// bytes: those in have (the objects below to, by name) with the source's Size and Version, on a
+// store whose versions hash the content (Features.ContentVersion). It returns every target
+// name, copied or not, and how many it copied.
+func CopyPrefixChanged(ctx context.Context, s Store, from, to string, have map[string]Object) (names []string, copied int, err error) {
 	var objs []Object
 	if err := s.List(ctx, from, func(o Object) error { objs = append(objs, o); return nil }); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	names := make([]string, len(objs))
+	names = make([]string, len(objs))
 	f := s.Features()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(f.Concurrency, 4))
 	for i, o := range objs {
 		dst := to + o.Name[len(from):]
 		names[i] = dst
+		if h, ok := have[dst]; ok && f.ContentVersion && o.Version != "" && h.Version == o.Version && h.Size == o.Size {
+			continue
+		}
+		copied++
 		g.Go(func() error {
 			if f.CopyObject != nil {
 				return f.CopyObject(gctx, o.Name, dst)
@@ -184,7 +203,7 @@ func CopyPrefix(ctx context.Context, s Store, from, to string) ([]string, error)
 			return Copy(gctx, s, o.Name, s, dst)
 		})
 	}
-	return names, g.Wait()
+	return names, copied, g.Wait()
 }
 
 // Copy copies one object, possibly between stores.

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // DefaultConcurrency is how many requests a Store runs at once by default. S3 serves each request
@@ -58,6 +60,7 @@ type Client struct {
 	concurrency int
 	endpoint    string
 	retries     atomic.Int64
+	requests    sync.Map // operation name -> *atomic.Int64
 }
 
 // NewClient builds a client. It does not contact S3: bad credentials or a missing bucket show up
@@ -136,6 +139,7 @@ func NewClient(ctx context.Context, c Config) (*Client, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 		o.UsePathStyle = pathStyle
+		o.APIOptions = append(o.APIOptions, cl.countRequests)
 	})
 	cl.tm = transfermanager.New(cl.api, func(o *transfermanager.Options) {
 		o.Concurrency = 4
@@ -162,6 +166,33 @@ func (c *Client) Retries() int64 { return c.retries.Load() }
 
 // Concurrency returns how many requests the client runs at once.
 func (c *Client) Concurrency() int { return c.concurrency }
+
+// countRequests adds a step that counts each operation once per call (not per retry), for
+// Requests.
+func (c *Client) countRequests(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("sparkifyCountRequests",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			op := middleware.GetOperationName(ctx)
+			n, ok := c.requests.Load(op)
+			if !ok {
+				n, _ = c.requests.LoadOrStore(op, new(atomic.Int64))
+			}
+			n.(*atomic.Int64).Add(1)
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// Requests returns how many calls of each S3 operation (GetObject, PutObject, CopyObject, ...)
+// the client has made, retries not counted: what a run costs in requests, which is what an
+// object store charges and what latency multiplies.
+func (c *Client) Requests() map[string]int64 {
+	out := map[string]int64{}
+	c.requests.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
 
 // countingRetryer counts retries for the run report.
 type countingRetryer struct {

@@ -49,6 +49,9 @@ func (s *Store) Features() storage.Features {
 		CopyObject:  s.CopyObject,
 		Concurrency: s.c.concurrency,
 		Conditional: conditional{s},
+		// ETags hash the content, except under SSE-KMS or SSE-C, where they are unique to each
+		// object: never equal for two objects, which only costs a copy.
+		ContentVersion: true,
 	}
 }
 

@@ -177,7 +177,7 @@ func (f *Faulty) RemoveAll(ctx context.Context, prefix string) error {
 // other mutating calls are.
 func (f *Faulty) Features() storage.Features {
 	in := f.inner.Features()
-	out := storage.Features{Concurrency: in.Concurrency}
+	out := storage.Features{Concurrency: in.Concurrency, ContentVersion: in.ContentVersion}
 	if in.Move != nil {
 		out.Move = func(ctx context.Context, from, to string) error {
 			return f.do("move", from+" "+to, func() error { return in.Move(ctx, from, to) })
