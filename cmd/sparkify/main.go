@@ -52,6 +52,7 @@ Usage:
   sparkify ddl --dialect D  print the statements that register the lake in athena, spark, trino or duckdb
   sparkify recover          finish an interrupted publish on an output (etl does it first too)
   sparkify unlock           release the lock of an output whose run died
+  sparkify worker-pool      start Beam workers for a runner (environment_type=EXTERNAL)
   sparkify version          print the version
   sparkify help             show this help
 
@@ -82,6 +83,8 @@ func command(args []string, stdout, stderr io.Writer) int {
 		return recoverOutput(args[1:], stdout, stderr)
 	case "unlock":
 		return unlock(args[1:], stdout, stderr)
+	case "worker-pool":
+		return workerPool(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		printVersion(stdout)
 		return exitOK

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -326,7 +327,34 @@ func execute(ctx context.Context, runner string, p *beam.Pipeline, verbose bool)
 			os.RemoveAll(tmp)
 		}()
 	}
+	reset, err := placeholderWorkerBinary()
+	if err != nil {
+		return nil, err
+	}
+	defer reset()
 	return beam.Run(ctx, runner, p)
+}
+
+// placeholderWorkerBinary stands in for the worker binary when the workers are started by a worker
+// pool (environment_type=EXTERNAL; sparkify worker-pool), which runs its own sparkify. Without
+// one, Beam's launcher would try to cross-compile the program from its source folder, and then
+// upload the result to the job server, which keeps it in memory: ~150 MB per job for nothing.
+// Beam's loopback mode does the same. An explicit --beam-opt worker_binary=... is kept.
+// The flag is set for this run only (reset): a later run in the same process decides again.
+func placeholderWorkerBinary() (reset func(), err error) {
+	env, bin := flag.Lookup("environment_type"), flag.Lookup("worker_binary")
+	if env == nil || bin == nil || !strings.EqualFold(env.Value.String(), "external") || bin.Value.String() != "" {
+		return func() {}, nil
+	}
+	f, err := os.CreateTemp("", "sparkify-worker-placeholder-") // in the run's TMPDIR, removed after it
+	if err != nil {
+		return nil, fmt.Errorf("beam: %w", err)
+	}
+	f.Close()
+	if err := bin.Value.Set(f.Name()); err != nil {
+		return nil, fmt.Errorf("beam: %w", err)
+	}
+	return func() { _ = bin.Value.Set("") }, nil
 }
 
 // readStats reads the statistics the pipeline left in the staging folder.
@@ -389,6 +417,9 @@ var shareStores = true
 var (
 	inProcess sync.Map // run ID → *env, for workers in the launcher's process
 	opened    sync.Map // run ID → *env, opened by this worker process
+	// inProcessUses counts the bundles that ran in the launcher's process: none do when the
+	// workers are other processes (a test checks it).
+	inProcessUses atomic.Int64
 	openMu    sync.Mutex
 )
 
@@ -396,6 +427,7 @@ var (
 // stores opened from cfg (once per process) when it runs elsewhere.
 func openEnv(ctx context.Context, cfg Config) (*env, error) {
 	if e, ok := inProcess.Load(cfg.RunID); ok {
+		inProcessUses.Add(1)
 		return e.(*env), nil
 	}
 	if e, ok := opened.Load(cfg.RunID); ok {

@@ -1,0 +1,18 @@
+//go:build !unix
+
+package workerpool
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func terminate(cmd *exec.Cmd) { kill(cmd) }
+
+func kill(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
+}
