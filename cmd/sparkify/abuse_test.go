@@ -22,6 +22,7 @@ import (
 	"github.com/sparkify/lake/internal/gen"
 	"github.com/sparkify/lake/internal/lakecheck"
 	"github.com/sparkify/lake/internal/report"
+	"github.com/sparkify/lake/internal/beamengine"
 	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/storage"
 )
@@ -29,6 +30,10 @@ import (
 // TestMain lets a test start this binary as the sparkify command in a child process, for what
 // only a process shows: signals, kill -9, two runs at once.
 func TestMain(m *testing.M) {
+	// The workers that sparkify worker-pool (a child) starts are this binary too.
+	if beamengine.IsWorker(os.Args[1:]) {
+		beamengine.RunWorker()
+	}
 	switch os.Getenv("SPARKIFY_TEST_CHILD") {
 	case "run":
 		os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))

@@ -420,7 +420,7 @@ var (
 	// inProcessUses counts the bundles that ran in the launcher's process: none do when the
 	// workers are other processes (a test checks it).
 	inProcessUses atomic.Int64
-	openMu    sync.Mutex
+	openMu        sync.Mutex
 )
 
 // openEnv returns the run's stores: the launcher's own when the worker runs in its process, or

@@ -3,6 +3,7 @@
 package workerpool
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -27,4 +28,13 @@ func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
 	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
 		_ = cmd.Process.Signal(sig)
 	}
+}
+
+// maxRSSKiB is the exited process's peak resident memory, for the log (KiB on Linux; bytes on
+// macOS, which only shows it larger).
+func maxRSSKiB(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return int64(ru.Maxrss)
+	}
+	return 0
 }

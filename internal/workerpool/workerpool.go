@@ -223,11 +223,12 @@ func (p *Pool) start(ctx context.Context, req *fnpb.StartWorkerRequest) error {
 		delete(p.workers, id)
 		p.mu.Unlock()
 		os.RemoveAll(dir)
+		attrs := []any{"worker", id, "max_rss_kib", maxRSSKiB(cmd.ProcessState)}
 		if err != nil {
-			p.log.Info("worker exited", "worker", id, "status", err.Error())
-		} else {
-			p.log.Info("worker exited", "worker", id)
+			// A worker the pool stopped exits on its signal: that is the normal end.
+			attrs = append(attrs, "status", err.Error())
 		}
+		p.log.Info("worker exited", attrs...)
 		close(w.done)
 	}()
 	return nil
