@@ -53,6 +53,9 @@ type Options struct {
 	TempDir string
 	// Grace is how long a worker has to exit after SIGTERM before it is killed; <= 0 means 5 s.
 	Grace time.Duration
+	// ProvisionTimeout bounds the wait for the runner's provision service; <= 0 means a minute,
+	// the time Prism gives a worker to connect.
+	ProvisionTimeout time.Duration
 	// Logger receives a line per worker started, exited or stopped; nil discards.
 	Logger *slog.Logger
 	// Output receives the workers' stdout and stderr; nil means the pool's stderr.
@@ -91,6 +94,9 @@ func New(o Options) (*Pool, error) {
 	}
 	if o.Grace <= 0 {
 		o.Grace = 5 * time.Second
+	}
+	if o.ProvisionTimeout <= 0 {
+		o.ProvisionTimeout = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -157,7 +163,7 @@ func (p *Pool) start(ctx context.Context, req *fnpb.StartWorkerRequest) error {
 
 	// The pipeline's options, and the endpoints the runner wants the worker to use, come from
 	// the runner's provision service; it only answers a caller that names the worker.
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, p.o.ProvisionTimeout)
 	defer cancel()
 	info, err := tools.ProvisionInfo(grpcx.WriteWorkerID(pctx, id), req.GetProvisionEndpoint().GetUrl())
 	if err != nil {
