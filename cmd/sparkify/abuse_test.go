@@ -18,11 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparkify/lake/internal/beamengine"
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/gen"
 	"github.com/sparkify/lake/internal/lakecheck"
 	"github.com/sparkify/lake/internal/report"
-	"github.com/sparkify/lake/internal/beamengine"
 	"github.com/sparkify/lake/internal/run"
 	"github.com/sparkify/lake/internal/storage"
 )
