@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/sparkify" ./cmd/sparkify
+go build -tags beam -o "$work/sparkify" ./cmd/sparkify
 bin="$work/sparkify"
 prism="${SPARKIFY_PRISM:-$(go env GOPATH)/bin/prism}"
 inputs=()

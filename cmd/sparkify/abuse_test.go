@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sparkify/lake/internal/beamengine"
 	"github.com/sparkify/lake/internal/commit"
 	"github.com/sparkify/lake/internal/gen"
 	"github.com/sparkify/lake/internal/lakecheck"
@@ -31,9 +30,7 @@ import (
 // only a process shows: signals, kill -9, two runs at once.
 func TestMain(m *testing.M) {
 	// The workers that sparkify worker-pool (a child) starts are this binary too.
-	if beamengine.IsWorker(os.Args[1:]) {
-		beamengine.RunWorker()
-	}
+	beamWorker(os.Args[1:])
 	switch os.Getenv("SPARKIFY_TEST_CHILD") {
 	case "run":
 		os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))

@@ -16,6 +16,7 @@ import (
 // TestBeamUnreadableInput: a worker failing on a corrupt file gives one line naming the file and
 // the exit status of an unreadable input, as the local engine does, and no table.
 func TestBeamUnreadableInput(t *testing.T) {
+	needBeam(t)
 	dir := t.TempDir()
 	badGz := write(t, filepath.Join(dir, "badgz", "x.json.gz"), "not gzip")
 	out := filepath.Join(dir, "lake")

@@ -20,7 +20,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/sparkify/lake/internal/beamengine"
 	"github.com/sparkify/lake/internal/config"
 	"github.com/sparkify/lake/internal/localengine"
 	"github.com/sparkify/lake/internal/progress"
@@ -61,9 +60,7 @@ Run "sparkify COMMAND -h" for a command's flags.
 
 func main() {
 	// Beam's runners start this same binary as their workers, with Beam's own flags.
-	if beamengine.IsWorker(os.Args[1:]) {
-		beamengine.RunWorker()
-	}
+	beamWorker(os.Args[1:])
 	os.Exit(command(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -144,6 +141,10 @@ func etl(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if job.Engine == "beam" && !beamBuilt {
+		fmt.Fprintln(stderr, "sparkify etl: --engine beam:", errNoBeam)
+		return exitUsage
+	}
 	if job.Engine == "beam" && job.Incremental {
 		fmt.Fprintln(stderr, "sparkify etl: --incremental runs on the local engine only; the beam engine rebuilds the lake in full (drop --incremental or --engine beam)")
 		return exitUsage
@@ -163,7 +164,7 @@ func etl(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "sparkify etl: --beam-opt %q: want NAME=VALUE\n", o)
 				return exitUsage
 			}
-			if err := beamengine.SetRunnerFlag(name, value); err != nil {
+			if err := setBeamFlag(name, value); err != nil {
 				fmt.Fprintf(stderr, "sparkify etl: --beam-opt %s: %v\n", o, err)
 				return exitUsage
 			}
@@ -243,16 +244,7 @@ func runJob(ctx context.Context, job config.Job, noRepair bool, logger *slog.Log
 	}
 	if job.Engine == "beam" {
 		logger.Info("running on Apache Beam", "runner", job.Runner)
-		return beamengine.Run(ctx, beamengine.Options{
-			Config: beamengine.Config{
-				Songs: job.Songs, Logs: job.Logs, Output: job.Output,
-				S3:           beamengine.S3Config{Region: a.Region, Endpoint: a.Endpoint, PathStyle: a.PathStyle, Concurrency: job.S3Concurrency},
-				Sink:         sink.Options{Compression: job.Compression, Version: version()},
-				NoRepairText: noRepair,
-			},
-			SongsRoot: songs, LogsRoot: logs, OutputStore: out,
-			Runner: job.Runner, MaxRejectedRatio: job.MaxRejectedRatio, Logger: logger,
-		})
+		return runBeam(ctx, job, noRepair, songs, logs, out, logger)
 	}
 	p := &report.Progress{}
 	if showProgress {
