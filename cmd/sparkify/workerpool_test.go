@@ -18,12 +18,7 @@ import (
 // process of its own, stopped it after the job, and stop on SIGTERM.
 func TestWorkerPoolCLI(t *testing.T) {
 	prism := testserver.StartPrism(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testserver.FreeAddr(t)
 	pool := startChild(t, "run", "worker-pool", "--listen", addr)
 	waitFor(t, 30*time.Second, "the worker pool to listen", func() bool {
 		c, err := net.Dial("tcp", addr)

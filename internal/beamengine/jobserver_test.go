@@ -39,7 +39,6 @@ import (
 	"github.com/sparkify/lake/internal/sink"
 	"github.com/sparkify/lake/internal/source"
 	"github.com/sparkify/lake/internal/storage"
-	"github.com/sparkify/lake/internal/storage/s3"
 	"github.com/sparkify/lake/internal/testserver"
 	"github.com/sparkify/lake/internal/workerpool"
 )
@@ -98,12 +97,7 @@ type jobServer struct {
 func startJobServer(t *testing.T, env ...string) *jobServer {
 	t.Helper()
 	prism := testserver.StartPrism(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testserver.FreeAddr(t)
 	js := &jobServer{prism: prism.Endpoint, pool: addr, log: &lockedBuffer{}}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append([]string{envPool + "=" + addr, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + t.TempDir()}, env...)
@@ -383,38 +377,14 @@ func TestJobServerLauncherKilled(t *testing.T) {
 // to the workers only through the worker pool's environment: the pipeline that reached the job
 // server, and its options, do not hold the secret.
 func TestJobServerS3(t *testing.T) {
-	srv := testserver.StartS3(t)
-	for _, b := range []string{"input", "lake"} {
-		srv.CreateBucket(t, b)
-	}
+	f := newS3Fixture(t)
+	srv := f.srv
 	js := startJobServer(t, "AWS_ACCESS_KEY_ID="+srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+srv.SecretKey)
 	js.use(t)
 	ctx := context.Background()
-	// The launcher's own client: what dl.cfg's [AWS] gives it, never a command line.
-	cl, err := s3.NewClient(ctx, s3.Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	if _, err := gen.WriteDir(ctx, data, gen.Options{Songs: 200, Events: 3_000, Users: 30, Days: 35, Seed: 9, MatchShare: 0.5, Dirty: true}); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"song_data", "log_data"} {
-		local, _ := storage.NewLocal(filepath.Join(data, d))
-		copyTree(t, local, cl.Store(s3.URL{Bucket: "input", Key: d}))
-	}
-	reference := t.TempDir()
-	lm := runLocal(t, filepath.Join(data, "song_data"), filepath.Join(data, "log_data"), reference, 0.2)
-	remote := func(u string) (storage.Store, error) {
-		pu, err := s3.ParseURL(u)
-		return cl.Store(pu), err
-	}
-	songs, err1 := source.Resolve(ctx, "s3://input/song_data", remote)
-	logs, err2 := source.Resolve(ctx, "s3://input/log_data", remote)
-	out, err3 := remote("s3://lake/js")
-	if err := errors.Join(err1, err2, err3); err != nil {
-		t.Fatal(err)
-	}
+	// The launcher's stores have its own client: what dl.cfg's [AWS] gives it, never a command
+	// line. This process's environment has no credentials.
+	songs, logs, out := f.roots(t, "s3://lake/js")
 	before := inProcessUses.Load()
 	bm, err := Run(ctx, Options{
 		Config: Config{
@@ -430,12 +400,7 @@ func TestJobServerS3(t *testing.T) {
 	if inProcessUses.Load() != before {
 		t.Error("bundles ran in the launcher's process")
 	}
-	got := t.TempDir()
-	gotStore, _ := storage.NewLocal(got)
-	copyTree(t, out, gotStore)
-	sameOutput(t, reference, got)
-	bm.Inputs["songs"], bm.Inputs["events"] = withRoot(bm, "songs", lm.Inputs["songs"].Root), withRoot(bm, "events", lm.Inputs["events"].Root)
-	sameFigures(t, lm, bm)
+	f.check(t, out, bm)
 
 	// What the job server was given: every job's pipeline and options.
 	conn, err := grpc.NewClient(js.prism, grpc.WithTransportCredentials(insecure.NewCredentials()))

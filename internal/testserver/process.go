@@ -184,6 +184,17 @@ func httpAnswers(url string) bool {
 	return true
 }
 
+// FreeAddr returns a loopback address, 127.0.0.1:PORT, whose port was free a moment ago: for a
+// server a test starts itself.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
