@@ -209,7 +209,14 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 
 	p, s := beam.NewPipelineWithRoot()
 	build(s, o.Config, songFiles, logFiles)
+	jobName, resetName := nameJob(o.RunID)
+	defer resetName()
 	_, err = execute(ctx, o.Runner, p, o.Logger.Enabled(ctx, slog.LevelDebug))
+	if err != nil && ctx.Err() != nil {
+		// Interrupted, or the lock was lost: a job on a job server would go on without us.
+		ids, cerr := cancelJob(jobEndpoint(), jobName)
+		log.Info("cancelled the job on the job server", "job", jobName, "ids", ids, "err", cerr)
+	}
 	if err != nil {
 		log.Debug("pipeline failed", "err", err)
 		// A runner reports the first failure while other workers may still be writing; those in

@@ -287,7 +287,9 @@ func launch(spec string) int {
 			return 2
 		}
 	}
-	ctx := context.Background()
+	// SIGINT cancels the run, as the CLI's handler does.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	sr, err1 := source.Resolve(ctx, s.Songs, nil)
 	lr, err2 := source.Resolve(ctx, s.Logs, nil)
 	st, err3 := storage.NewLocal(s.Out)
@@ -327,32 +329,15 @@ func TestJobServerLauncherKilled(t *testing.T) {
 	}
 	before := files(t, out)
 
-	spec, _ := json.Marshal(launchSpec{Songs: songs, Logs: logs, Out: out, Endpoint: js.prism, Pool: js.pool, Lease: 3 * time.Second})
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), envLaunch+"="+string(spec))
-	var launcherOut lockedBuffer
-	cmd.Stdout, cmd.Stderr = &launcherOut, &launcherOut
 	started := len(js.workersStarted(t))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Kill it once its job has a worker: the job is under way on the job server.
-	deadline := time.Now().Add(2 * time.Minute)
-	for len(js.workersStarted(t)) <= started {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no worker started for the launcher's job; launcher:\n%s", launcherOut.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd, _ := js.launchUntilWorker(t, launchSpec{Songs: songs, Logs: logs, Out: out, Lease: 3 * time.Second})
 	cmd.Process.Kill()
 	cmd.Wait()
 	sameFiles(t, before, files(t, out))
 
 	// The orphaned job goes on without its launcher; nothing publishes what it stages. Wait for
 	// its worker to be stopped, then look again.
-	deadline = time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(js.log.String(), `msg="worker stopped"`) || strings.Count(js.log.String(), `msg="worker stopped"`) <= started {
 		if time.Now().After(deadline) {
 			t.Fatalf("the orphaned job's worker was not stopped:\n%s", js.log.String())
@@ -371,6 +356,92 @@ func TestJobServerLauncherKilled(t *testing.T) {
 	}
 	sameOutput(t, local, out)
 	sameFigures(t, lm, bm)
+}
+
+// launchUntilWorker starts a launcher process on spec and returns once the pool has started a
+// worker for its job: the job is under way on the job server.
+func (js *jobServer) launchUntilWorker(t *testing.T, spec launchSpec) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	spec.Endpoint, spec.Pool = js.prism, js.pool
+	b, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), envLaunch+"="+string(b))
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	started := len(js.workersStarted(t))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(js.workersStarted(t)) <= started {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no worker started for the launcher's job; launcher:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, out
+}
+
+// TestJobServerLauncherInterrupted: SIGINT to the launcher mid-job fails the run and cancels its
+// job on the job server, whose worker is then stopped; the tables stay as they were.
+func TestJobServerLauncherInterrupted(t *testing.T) {
+	js := startJobServer(t)
+	data := t.TempDir()
+	if _, err := gen.WriteDir(context.Background(), data, gen.Options{Songs: 400, Events: 60_000, Users: 50, Days: 20, Seed: 5, MatchShare: 0.3}); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	first := t.TempDir()
+	if _, err := gen.WriteDir(context.Background(), first, gen.Options{Songs: 40, Events: 500, Users: 10, Days: 2, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runJobServer(t, js, filepath.Join(first, "song_data"), filepath.Join(first, "log_data"), out, 0.2); err != nil {
+		t.Fatal(err)
+	}
+	before := files(t, out)
+	stopped := strings.Count(js.log.String(), `msg="worker stopped"`)
+
+	cmd, launcherOut := js.launchUntilWorker(t, launchSpec{Songs: filepath.Join(data, "song_data"), Logs: filepath.Join(data, "log_data"), Out: out})
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("the interrupted launcher succeeded:\n%s", launcherOut.String())
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the launcher did not stop within a minute of SIGINT:\n%s", launcherOut.String())
+	}
+	// The job was cancelled, not left to run: its worker is stopped at once, not after the job.
+	conn, err := grpc.NewClient(js.prism, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		jobs, err := jobpb.NewJobServiceClient(conn).GetJobs(context.Background(), &jobpb.GetJobsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos := jobs.GetJobInfo()
+		last := infos[len(infos)-1]
+		if last.GetState() == jobpb.JobState_CANCELLED && strings.Count(js.log.String(), `msg="worker stopped"`) > stopped {
+			if !strings.HasPrefix(last.GetJobName(), "sparkify-") {
+				t.Errorf("job name %q: want the run's", last.GetJobName())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job is %v, its worker stopped: %v; launcher:\n%s", last.GetState(), strings.Count(js.log.String(), `msg="worker stopped"`) > stopped, launcherOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sameFiles(t, before, files(t, out))
 }
 
 // TestJobServerS3 reads from and writes to S3 through the job server, with the credentials given

@@ -1,0 +1,80 @@
+package beamengine
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// A launcher submits to a job server (--endpoint) and then only watches the job: when it is
+// interrupted, Beam's launcher stops watching but leaves the job running, its workers still
+// writing to a staging folder that nobody will publish. So the launcher names its job after its
+// run, and cancels the job of that name when the run is interrupted.
+
+// nameJob sets Beam's job_name to the run's, unless the user gave one, for this run only.
+func nameJob(runID string) (name string, reset func()) {
+	f := flag.Lookup("job_name")
+	if f == nil {
+		return "", func() {}
+	}
+	if f.Value.String() != "" {
+		return f.Value.String(), func() {}
+	}
+	name = "sparkify-" + runID
+	if err := f.Value.Set(name); err != nil {
+		return "", func() {}
+	}
+	return name, func() { _ = f.Value.Set("") }
+}
+
+// cancelJob asks the job server at endpoint to cancel the jobs named name that have not ended.
+// It is best effort, bounded by a few seconds: the run has failed already, and the output is
+// safe either way (nothing publishes an interrupted run's staging).
+func cancelJob(endpoint, name string) (cancelled []string, err error) {
+	if endpoint == "" || name == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("cancel job %s: %w", name, err)
+	}
+	defer conn.Close()
+	jc := jobpb.NewJobServiceClient(conn)
+	jobs, err := jc.GetJobs(ctx, &jobpb.GetJobsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("cancel job %s: list the jobs of %s: %w", name, endpoint, err)
+	}
+	for _, j := range jobs.GetJobInfo() {
+		if j.GetJobName() != name || ended(j.GetState()) {
+			continue
+		}
+		if _, err := jc.Cancel(ctx, &jobpb.CancelJobRequest{JobId: j.GetJobId()}); err != nil {
+			return cancelled, fmt.Errorf("cancel job %s (%s): %w", name, j.GetJobId(), err)
+		}
+		cancelled = append(cancelled, j.GetJobId())
+	}
+	return cancelled, nil
+}
+
+func ended(s jobpb.JobState_Enum) bool {
+	switch s {
+	case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED, jobpb.JobState_DRAINED, jobpb.JobState_UPDATED:
+		return true
+	}
+	return false
+}
+
+// jobEndpoint is the job server the run submits to, "" when it runs in this process.
+func jobEndpoint() string {
+	if f := flag.Lookup("endpoint"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
