@@ -33,7 +33,8 @@ A launcher on the runner's side then submits the pipeline with
     --beam-opt environment_type=EXTERNAL --beam-opt environment_config=HOST:PORT
 The pool and the launcher must be the same sparkify build. Workers inherit the pool's
 environment: give it the S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a role)
-the workers need. See docs/BEAM.md.`,
+the workers need. The protocol has no authentication: listen on loopback (the default) or
+on a network only the runner reaches. See docs/BEAM.md.`,
 	}.install(fl)
 	if code, ok := parseFlags(fl, args, stdout, stderr); !ok {
 		return code

@@ -20,6 +20,10 @@
 // A Go worker does not exit when its job ends (it waits for the runner to stop it), so StopWorker
 // ends it: SIGTERM to its process group, then SIGKILL after a grace period. Stopping the pool ends
 // every worker it started.
+//
+// The protocol has no authentication: whoever reaches the pool can have it start workers that
+// obey a control endpoint of their choosing, with the pool's credentials. Serve it on loopback
+// (the default of sparkify worker-pool) or a network only the runner reaches.
 package workerpool
 
 import (
@@ -210,9 +214,12 @@ func (p *Pool) start(ctx context.Context, req *fnpb.StartWorkerRequest) error {
 
 	w := &worker{id: id, cmd: cmd, dir: dir, done: make(chan struct{})}
 	p.mu.Lock()
-	if p.closed {
+	if _, dup := p.workers[id]; dup || p.closed {
 		p.mu.Unlock()
 		os.RemoveAll(dir)
+		if dup {
+			return fmt.Errorf("worker %s: already started", id)
+		}
 		return fmt.Errorf("worker %s: the pool is stopping", id)
 	}
 	if err := cmd.Start(); err != nil {
