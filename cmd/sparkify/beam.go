@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/sparkify/lake/internal/beamengine"
@@ -43,3 +44,6 @@ func runBeam(ctx context.Context, job config.Job, noRepair bool, songs, logs *so
 		Runner: job.Runner, MaxRejectedRatio: job.MaxRejectedRatio, Logger: logger,
 	})
 }
+
+// usageError reports whether err is the Beam engine's refusal of a bad invocation.
+func usageError(err error) bool { return errors.Is(err, beamengine.ErrNoWorkerPool) }

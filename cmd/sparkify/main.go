@@ -285,7 +285,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitRejected
 	case errors.Is(err, source.ErrInput):
 		return exitInput
-	case errors.Is(err, source.ErrUnsupported), errors.Is(err, config.ErrInvalid), errors.Is(err, s3.ErrBadURL):
+	case errors.Is(err, source.ErrUnsupported), errors.Is(err, config.ErrInvalid), errors.Is(err, s3.ErrBadURL), usageError(err):
 		return exitUsage
 	}
 	return exitFailure

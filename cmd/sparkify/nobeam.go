@@ -32,3 +32,5 @@ func workerPool(_ []string, _, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "sparkify worker-pool:", errNoBeam)
 	return exitUsage
 }
+
+func usageError(error) bool { return false }

@@ -163,6 +163,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if err := checkWorkerPool(); err != nil {
+		return nil, err
+	}
 	r, ctx, err := run.Begin(ctx, o.OutputStore, run.Options{ID: o.RunID, Command: "etl", Lease: o.Lease, Now: o.Now, Logger: o.Logger})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,11 @@ package beamengine
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
@@ -77,4 +80,53 @@ func jobEndpoint() string {
 		return f.Value.String()
 	}
 	return ""
+}
+
+// ErrNoWorkerPool is the cause of a run refused because the worker pool it names
+// (environment_type=EXTERNAL, environment_config=HOST:PORT) does not answer.
+var ErrNoWorkerPool = errors.New("the worker pool does not answer")
+
+// checkWorkerPool refuses to submit a job whose worker pool, on this machine, does not answer,
+// when its job server is on this machine too: Prism crashes when it cannot start a job's worker
+// (it panics), and other runners fail the job minutes later. A pool on other hosts (each Flink
+// task manager's own, at 127.0.0.1 there) cannot be checked from here, and is not.
+func checkWorkerPool() error {
+	env, cfg := flag.Lookup("environment_type"), flag.Lookup("environment_config")
+	if env == nil || cfg == nil || !strings.EqualFold(env.Value.String(), "external") {
+		return nil
+	}
+	pool := cfg.Value.String()
+	if pool == "" {
+		return fmt.Errorf("environment_type=EXTERNAL needs --beam-opt environment_config=HOST:PORT, the address of a worker pool (sparkify worker-pool): %w", ErrNoWorkerPool)
+	}
+	if !loopback(jobEndpoint()) || !loopback(pool) {
+		return nil
+	}
+	conn, err := net.DialTimeout("tcp", pool, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("%w at %s (%v): start it first with `sparkify worker-pool --listen %s`", ErrNoWorkerPool, pool, unwrapOp(err), pool)
+	}
+	conn.Close()
+	return nil
+}
+
+// loopback reports whether a HOST:PORT names this machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// unwrapOp drops net.OpError's repetition of the address.
+func unwrapOp(err error) error {
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Err != nil {
+		return oe.Err
+	}
+	return err
 }

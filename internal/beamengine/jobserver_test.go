@@ -553,3 +553,27 @@ func (b *lockedBuffer) String() string {
 func signalNotify(c chan os.Signal) { signal.Notify(c, os.Interrupt, syscall.SIGTERM) }
 
 func stderrLogger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
+
+// TestJobServerNoPool: a run whose worker pool does not answer is refused before anything is
+// submitted, with one line saying how to start the pool; the job server (which would crash on
+// such a job) keeps serving.
+func TestJobServerNoPool(t *testing.T) {
+	prism := testserver.StartPrism(t)
+	js := &jobServer{prism: prism.Endpoint, pool: testserver.FreeAddr(t), log: &lockedBuffer{}}
+	out := t.TempDir()
+	_, err := runJobServer(t, js, "../localengine/testdata/songs", "../localengine/testdata/logs", out, 0.2)
+	if !errors.Is(err, ErrNoWorkerPool) {
+		t.Fatalf("got %v, want ErrNoWorkerPool", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "sparkify worker-pool --listen "+js.pool) {
+		t.Errorf("want one line saying how to start the pool, got %q", msg)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) > 0 {
+		t.Errorf("the refused run wrote %v", entries)
+	}
+	conn, err := net.DialTimeout("tcp", strings.Replace(prism.Endpoint, "localhost", "127.0.0.1", 1), 5*time.Second)
+	if err != nil {
+		t.Fatalf("the job server stopped: %v", err)
+	}
+	conn.Close()
+}
