@@ -266,6 +266,7 @@ func runJob(ctx context.Context, job config.Job, noRepair bool, logger *slog.Log
 		Logger:           logger,
 		Progress:         p,
 		Retries:          remote.Retries,
+		Requests:         remote.Requests,
 		NoRepairText:     noRepair,
 		Incremental:      job.Incremental,
 		MemoryLimit:      job.MemoryLimit,

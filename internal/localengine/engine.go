@@ -34,13 +34,14 @@ type Options struct {
 	Workers          int     // concurrent file reads and decodes; <= 0 means the number of CPUs
 	MaxRejectedRatio float64 // fail when rejected / read exceeds it, for either input
 	Sink             sink.Options
-	Logger           *slog.Logger     // nil discards
-	Progress         *report.Progress // nil: nobody watches
-	RunID            string           // "" makes one from the time and a random suffix
-	Now              func() time.Time // nil means time.Now
-	Lease            time.Duration    // the output lock's lease; <= 0 means run.DefaultLease
-	Retries          func() int64     // requests retried by the storage clients, for the report
-	NoRepairText     bool             // keep mojibake as it is (see decode.Decoder.NoRepair)
+	Logger           *slog.Logger            // nil discards
+	Progress         *report.Progress        // nil: nobody watches
+	RunID            string                  // "" makes one from the time and a random suffix
+	Now              func() time.Time        // nil means time.Now
+	Lease            time.Duration           // the output lock's lease; <= 0 means run.DefaultLease
+	Retries          func() int64            // requests retried by the storage clients, for the report
+	Requests         func() map[string]int64 // requests made by the storage clients, by operation
+	NoRepairText     bool                    // keep mojibake as it is (see decode.Decoder.NoRepair)
 	// Incremental loads only the input files that the output's state (package state) has not
 	// loaded yet, and publishes the tables a full run over all of them would (incremental.go).
 	Incremental bool
@@ -206,8 +207,15 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 // publish writes the manifest and publishes the staged dirs.
 func publish(ctx context.Context, o Options, r *run.Run, m *report.Manifest, dirs []commit.Dir, clock *run.Clock, log *slog.Logger) (*report.Manifest, error) {
 	o.Progress.SetPhase("publishing")
-	if o.Retries != nil {
-		m.Retries = o.Retries()
+	clock.Update = func(m *report.Manifest) {
+		if o.Retries != nil {
+			m.Retries = o.Retries()
+		}
+		if o.Requests != nil {
+			if n := o.Requests(); len(n) > 0 {
+				m.Requests = n
+			}
+		}
 	}
 	if err := r.PublishRun(ctx, dirs, clock); err != nil {
 		return nil, err

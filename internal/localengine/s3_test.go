@@ -129,7 +129,7 @@ func TestS3EndToEnd(t *testing.T) {
 		t.Helper()
 		m, err := Run(context.Background(), Options{
 			Songs: songs, Logs: logs, Output: out, Workers: 2, MaxRejectedRatio: 0.01,
-			Sink: sink.Options{Version: "test"}, Retries: env.client.Retries,
+			Sink: sink.Options{Version: "test"}, Retries: env.client.Retries, Requests: env.client.Requests,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -139,11 +139,22 @@ func TestS3EndToEnd(t *testing.T) {
 	}
 	t.Run("s3 to s3, twice", func(t *testing.T) {
 		out := env.client.Store(s3.URL{Bucket: "lake", Key: "s3s3"})
-		run(t, env.root(t, "s3://input/song_data"), env.root(t, "s3a://input/log_data/"), out)
+		m1 := run(t, env.root(t, "s3://input/song_data"), env.root(t, "s3a://input/log_data/"), out)
 		first := download(t, out)
 		sameSnapshot(t, snapshot(t, first, true), want)
-		run(t, env.root(t, "s3://input/song_data/*/*/*/*.json"), env.root(t, "s3://input/log_data"), out)
+		m2 := run(t, env.root(t, "s3://input/song_data/*/*/*/*.json"), env.root(t, "s3://input/log_data"), out)
 		sameSnapshot(t, snapshot(t, download(t, out), true), want)
+		// The requests are the client's, which both runs share: the second run's figures
+		// include the first's. It wrote the same tables, so it copied nothing into place.
+		if m1.Requests["GetObject"] < 71 || m1.Requests["PutObject"] == 0 || m1.Requests["CopyObject"] == 0 {
+			t.Errorf("first run's requests: %v", m1.Requests)
+		}
+		if m2.Requests["PutObject"] <= m1.Requests["PutObject"] || m2.Requests["CopyObject"] != m1.Requests["CopyObject"] {
+			t.Errorf("the second run, with the same tables, made copies: requests %v after %v", m2.Requests, m1.Requests)
+		}
+		if b, err := os.ReadFile(filepath.Join(first, commit.ManifestFile)); err != nil || !strings.Contains(string(b), `"storage_requests"`) {
+			t.Errorf("the published manifest has no storage_requests (%v)", err)
+		}
 		for _, f := range []string{commit.SuccessFile, commit.ManifestFile} {
 			if _, err := os.Stat(filepath.Join(first, f)); err != nil {
 				t.Errorf("%s missing on S3", f)

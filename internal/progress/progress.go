@@ -165,6 +165,17 @@ func Summary(w io.Writer, m *report.Manifest) {
 	if m.Spilled {
 		fmt.Fprintf(w, "plays streamed through the spill folder (more than 256 MiB of events, or over --memory-limit %s): the tables are the same\n", Bytes(m.MemoryLimit))
 	}
+	if len(m.Requests) > 0 {
+		// Largest first: what the run costs where requests are billed.
+		ops := slices.SortedFunc(maps.Keys(m.Requests), func(a, b string) int {
+			return cmp.Or(cmp.Compare(m.Requests[b], m.Requests[a]), strings.Compare(a, b))
+		})
+		parts := make([]string, len(ops))
+		for i, op := range ops {
+			parts[i] = Count(m.Requests[op]) + " " + op
+		}
+		fmt.Fprintf(w, "S3 requests: %s\n", strings.Join(parts, ", "))
+	}
 	if m.Retries > 0 {
 		fmt.Fprintf(w, "storage requests retried: %s\n", Count(m.Retries))
 	}

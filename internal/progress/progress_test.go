@@ -52,11 +52,13 @@ func TestSummary(t *testing.T) {
 		Rejected: report.Table{Rows: 2},
 		Plays:    6820, Matched: 1, MatchRate: 1.0 / 6820, Retries: 3,
 		MemoryLimit: 4 << 30, Spilled: true,
+		Requests: map[string]int64{"GetObject": 20031, "PutObject": 17636, "CopyObject": 17615, "DeleteObjects": 24},
 	}
 	var b bytes.Buffer
 	Summary(&b, m)
 	for _, want := range []string{"run r1 published to /tmp/lake in 2.00s (2.1 MB/s of input)", "8,058", "events rejected for invalid_json: 2",
 		"songplays  6,820", "matched to the catalog: 1 of 6,820 (0.01%)", "storage requests retried: 3",
+		"S3 requests: 20,031 GetObject, 17,636 PutObject, 17,615 CopyObject, 24 DeleteObjects\n",
 		"plays streamed through the spill folder (more than 256 MiB of events, or over --memory-limit 4.0 GiB)", "rejected records: 2, in /tmp/lake/_rejected/",
 		"  songs: skipped 3 entries (2 not .json, 1 symlink to a folder)\n",
 		"  events: text repaired (double-encoded UTF-8): artist 1,193, song 153\n",

@@ -87,6 +87,9 @@ type Clock struct {
 	log          *slog.Logger
 	now          func() time.Time
 	start, since time.Time
+	// Update, when set, refreshes the figures that grow until the run's very end (the storage
+	// requests, which the publish adds to) before each write of the manifest.
+	Update func(*report.Manifest)
 }
 
 // Clock returns the run's phase clock, recording into m and logging to log.
@@ -107,6 +110,12 @@ func (c *Clock) End(name string) {
 	c.stamp(c.since)
 }
 
+func (c *Clock) update() {
+	if c.Update != nil {
+		c.Update(c.m)
+	}
+}
+
 // stamp sets the manifest's end to t.
 func (c *Clock) stamp(t time.Time) {
 	c.m.FinishedAt, c.m.Seconds = t.UTC(), t.Sub(c.start).Seconds()
@@ -120,6 +129,7 @@ func (c *Clock) stamp(t time.Time) {
 // second write fails the run is still published, with the first manifest; a warning says so.
 func (r *Run) PublishRun(ctx context.Context, dirs []commit.Dir, c *Clock) error {
 	c.stamp(c.now())
+	c.update()
 	data, err := encodeManifest(c.m)
 	if err != nil {
 		return err
@@ -128,6 +138,7 @@ func (r *Run) PublishRun(ctx context.Context, dirs []commit.Dir, c *Clock) error
 		return err
 	}
 	c.End("publish")
+	c.update()
 	if data, err = encodeManifest(c.m); err == nil {
 		err = storage.WriteFile(ctx, r.Store, commit.ManifestFile, data)
 	}

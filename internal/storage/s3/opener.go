@@ -38,6 +38,17 @@ func (o *Opener) Open(ctx context.Context, url string) (storage.Store, error) {
 	return o.client.Store(u), nil
 }
 
+// Requests returns the requests made so far by operation (Client.Requests); none before the
+// first Open.
+func (o *Opener) Requests() map[string]int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.client == nil {
+		return nil
+	}
+	return o.client.Requests()
+}
+
 // Retries returns the requests the client retried; 0 when it was never made.
 func (o *Opener) Retries() int64 {
 	o.mu.Lock()
