@@ -52,8 +52,6 @@ func TestBuiltInSample(t *testing.T) {
 	}
 }
 
-// TestBeamEngine runs the built-in sample on Beam (Prism, in this process) and checks that it
-// publishes the same table files as the local engine.
 // needBeam skips a test of the Beam engine in a build without it (scripts/test builds it in).
 func needBeam(t *testing.T) {
 	t.Helper()
@@ -62,6 +60,8 @@ func needBeam(t *testing.T) {
 	}
 }
 
+// TestBeamEngine runs the built-in sample on Beam (Prism, in this process) and checks that it
+// publishes the same table files as the local engine.
 func TestBeamEngine(t *testing.T) {
 	needBeam(t)
 	local, beam := t.TempDir(), t.TempDir()

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/sparkify/lake/internal/workerpool"
 )
@@ -18,7 +21,10 @@ import (
 // environment_type=EXTERNAL and environment_config=HOST:PORT asks it to start the pipeline's
 // workers, each a separate process of this binary (package workerpool).
 func workerPool(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := interruptible(stderr, "worker-pool")
+	// SIGINT or SIGTERM stops the pool, which stops its workers (SIGTERM, SIGKILL 5 s later).
+	// Not the run commands' handler: its second signal exits at once, which would leave the
+	// workers running where no parent-death signal ends them (outside Linux).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fl := flag.NewFlagSet("sparkify worker-pool", flag.ContinueOnError)
 	fl.SetOutput(stderr)

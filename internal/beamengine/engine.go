@@ -163,7 +163,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if err := checkWorkerPool(); err != nil {
+	if err := checkWorkerPool(o.Runner); err != nil {
 		return nil, err
 	}
 	r, ctx, err := run.Begin(ctx, o.OutputStore, run.Options{ID: o.RunID, Command: "etl", Lease: o.Lease, Now: o.Now, Logger: o.Logger})
@@ -215,10 +215,16 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	jobName, resetName := nameJob(o.RunID)
 	defer resetName()
 	_, err = execute(ctx, o.Runner, p, o.Logger.Enabled(ctx, slog.LevelDebug))
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil && jobName != "" {
 		// Interrupted, or the lock was lost: a job on a job server would go on without us.
-		ids, cerr := cancelJob(jobEndpoint(), jobName)
-		log.Info("cancelled the job on the job server", "job", jobName, "ids", ids, "err", cerr)
+		switch ids, cerr := cancelJob(jobEndpoint(), jobName); {
+		case cerr != nil:
+			log.Warn("could not cancel the run's job on the job server: it may still run, but nothing will publish what it writes", "job", jobName, "err", cerr)
+		case len(ids) == 0:
+			log.Info("the run's job on the job server had ended", "job", jobName)
+		default:
+			log.Info("cancelled the run's job on the job server", "job", jobName, "ids", ids)
+		}
 	}
 	if err != nil {
 		log.Debug("pipeline failed", "err", err)

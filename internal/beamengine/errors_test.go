@@ -2,6 +2,7 @@ package beamengine
 
 import (
 	"errors"
+	"flag"
 	"io/fs"
 	"testing"
 
@@ -69,5 +70,40 @@ func TestIsWorker(t *testing.T) {
 		if got := IsWorker(tt.args); got != tt.want {
 			t.Errorf("IsWorker(%q) = %v, want %v", tt.args, got, tt.want)
 		}
+	}
+}
+
+// TestNameJob: a run to a job server names its job after the run, in lower case (Dataflow's
+// rule); a name the user gave, or a run without a job server, is left alone, and is then never
+// cancelled by name.
+func TestNameJob(t *testing.T) {
+	// Beam's flags are the process's: an earlier in-process Prism run has set endpoint to its
+	// server. Each is put back as it was.
+	set := func(name, v string) {
+		t.Helper()
+		was := flag.Lookup(name).Value.String()
+		if err := SetRunnerFlag(name, v); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { SetRunnerFlag(name, was) })
+	}
+	set("endpoint", "")
+	set("job_name", "")
+	if name, reset := nameJob("20261130T173234Z-C5398eb1"); name != "" {
+		reset()
+		t.Errorf("without a job server: named %q", name)
+	}
+	set("endpoint", "localhost:8073")
+	name, reset := nameJob("20261130T173234Z-C5398eb1")
+	if name != "sparkify-20261130t173234z-c5398eb1" || flag.Lookup("job_name").Value.String() != name {
+		t.Errorf("named %q (flag %q)", name, flag.Lookup("job_name").Value.String())
+	}
+	reset()
+	if v := flag.Lookup("job_name").Value.String(); v != "" {
+		t.Errorf("job_name %q after the run", v)
+	}
+	set("job_name", "nightly")
+	if name, _ := nameJob("r"); name != "" || flag.Lookup("job_name").Value.String() != "nightly" {
+		t.Errorf("the user's job name: got %q, flag %q", name, flag.Lookup("job_name").Value.String())
 	}
 }

@@ -19,16 +19,16 @@ import (
 // writing to a staging folder that nobody will publish. So the launcher names its job after its
 // run, and cancels the job of that name when the run is interrupted.
 
-// nameJob sets Beam's job_name to the run's, unless the user gave one, for this run only.
+// nameJob sets Beam's job_name to one made of the run's id, for this run only, when the run goes
+// to a job server and the user gave no name; name is "" otherwise, and then no job is cancelled
+// by name: a name the user chose may be another run's too. The name is lower case, as Dataflow
+// requires of its job names.
 func nameJob(runID string) (name string, reset func()) {
 	f := flag.Lookup("job_name")
-	if f == nil {
+	if f == nil || f.Value.String() != "" || jobEndpoint() == "" {
 		return "", func() {}
 	}
-	if f.Value.String() != "" {
-		return f.Value.String(), func() {}
-	}
-	name = "sparkify-" + runID
+	name = strings.ToLower("sparkify-" + runID)
 	if err := f.Value.Set(name); err != nil {
 		return "", func() {}
 	}
@@ -74,7 +74,8 @@ func ended(s jobpb.JobState_Enum) bool {
 	return false
 }
 
-// jobEndpoint is the job server the run submits to, "" when it runs in this process.
+// jobEndpoint is the job server the run submits to: --endpoint, or the server of Prism in this
+// process once a run has started it (Beam's Prism runner sets the flag to it); "" before.
 func jobEndpoint() string {
 	if f := flag.Lookup("endpoint"); f != nil {
 		return f.Value.String()
@@ -87,10 +88,11 @@ func jobEndpoint() string {
 var ErrNoWorkerPool = errors.New("the worker pool does not answer")
 
 // checkWorkerPool refuses to submit a job whose worker pool, on this machine, does not answer,
-// when its job server is on this machine too: Prism crashes when it cannot start a job's worker
-// (it panics), and other runners fail the job minutes later. A pool on other hosts (each Flink
-// task manager's own, at 127.0.0.1 there) cannot be checked from here, and is not.
-func checkWorkerPool() error {
+// when its job server is on this machine too (or is Prism in this process): Prism crashes when it
+// cannot start a job's worker (it panics), and other runners fail the job minutes later. A pool
+// on other hosts (each Flink task manager's own, at 127.0.0.1 there) cannot be checked from
+// here, and is not.
+func checkWorkerPool(runner string) error {
 	env, cfg := flag.Lookup("environment_type"), flag.Lookup("environment_config")
 	if env == nil || cfg == nil || !strings.EqualFold(env.Value.String(), "external") {
 		return nil
@@ -99,7 +101,8 @@ func checkWorkerPool() error {
 	if pool == "" {
 		return fmt.Errorf("environment_type=EXTERNAL needs --beam-opt environment_config=HOST:PORT, the address of a worker pool (sparkify worker-pool): %w", ErrNoWorkerPool)
 	}
-	if !loopback(jobEndpoint()) || !loopback(pool) {
+	inProcess := runner == "prism" && jobEndpoint() == ""
+	if !(inProcess || loopback(jobEndpoint())) || !loopback(pool) {
 		return nil
 	}
 	conn, err := net.DialTimeout("tcp", pool, 5*time.Second)

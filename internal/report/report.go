@@ -76,9 +76,10 @@ type Manifest struct {
 	MatchRate   float64          `json:"match_rate"`
 	Recovered   []string         `json:"recovered_runs,omitempty"`
 	Retries     int64            `json:"storage_retries"`
-	// Requests counts the run's requests to S3 by operation (GetObject, PutObject, CopyObject,
-	// ...), publish included: what the run costs, where requests are billed. Absent when the
-	// run touched no object store.
+	// Requests counts the requests to S3 by operation (GetObject, PutObject, CopyObject, ...),
+	// publish included: what the run costs, where requests are billed. They are its S3 client's,
+	// which the CLI makes once per run. Absent when the run touched no object store, and on the
+	// Beam engine, whose workers have clients of their own.
 	Requests map[string]int64 `json:"storage_requests,omitempty"`
 	// Incremental is set for a run with --incremental: what it loaded and what it rewrote.
 	// Inputs then count only the files this run read.

@@ -33,7 +33,7 @@ type Options struct {
 	TargetFileSize int64  // a partition's rows are split into files near this size
 	RowGroupRows   int    // rows per row group (and between file-size checks)
 	Version        string // written into each file's created_by
-	Parallelism    int    // partitions written at once; 0: 2 on a local disk, up to 16 on an object store
+	Parallelism    int    // partitions written at once; 0: 2 on a local disk, the store's requests in flight on an object store (8 for big files)
 }
 
 // DefaultTargetFileSize is near the size engines read best: large enough that a table is not a
@@ -98,14 +98,7 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	if opts.RowGroupRows <= 0 {
 		opts.RowGroupRows = DefaultRowGroupRows
 	}
-	if opts.Parallelism <= 0 {
-		// On a local disk each partition is mostly mkdir and create calls, which contend for
-		// their parent folder's lock when many run at once (measured: 2 beats 4); on an object
-		// store each is a wait for the network, so as many run at once as the store keeps
-		// requests in flight (capped at 16, staging at S through 20 ms took 21 s for the songs
-		// table's 14,000 objects, about 16 × 20 ms each).
-		opts.Parallelism = storage.Concurrency(st, 2)
-	}
+	parallelism := opts.Parallelism
 	// Group row indexes by partition, and within it by file group (table.Grouped), keeping the
 	// rows' order within each.
 	type unit struct{ part, group string }
@@ -132,12 +125,24 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 			res.Partitions++
 		}
 	}
+	if parallelism <= 0 {
+		// On a local disk each partition is mostly mkdir and create calls, which contend for
+		// their parent folder's lock when many run at once (measured: 2 beats 4). On an object
+		// store a small file is a wait for the network, so as many are written at once as the
+		// store keeps requests in flight: with 16, staging the songs table's 14,000 objects at S
+		// through 20 ms took 21 s, 14,000 × 20 ms / 16. A big file is an upload that buffers
+		// up to 16 MiB (more in parts past that), so big ones go a few at a time.
+		parallelism = storage.Concurrency(st, 2)
+		if len(units) > 0 && len(rows)/len(units) > bigUnitRows {
+			parallelism = min(parallelism, 8)
+		}
+	}
 	// Units are written in parallel: a table like songs has thousands of small partitions, each
 	// mostly file-system calls. Results are kept per unit and summed in order, so the result does
 	// not depend on scheduling.
 	unitRes := make([]Part, len(units))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(opts.Parallelism, 1))
+	g.SetLimit(max(parallelism, 1))
 	for ui, u := range units {
 		g.Go(func() error {
 			// errgroup starts every goroutine even after one failed or the run was cancelled:
@@ -186,6 +191,10 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	}
 	return res, nil
 }
+
+// bigUnitRows is the mean rows per file above which a table's files are written a few at a time
+// on an object store: about a megabyte of Parquet.
+const bigUnitRows = 20_000
 
 // fileWriter writes one partition's files, starting a new file when the current one has grown
 // past the target size.

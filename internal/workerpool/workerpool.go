@@ -35,6 +35,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,8 +73,11 @@ type Pool struct {
 	o   Options
 	log *slog.Logger
 
-	mu      sync.Mutex
-	workers map[string]*worker
+	mu sync.Mutex
+	// workers by the runner's worker id. Ids are unique per runner process only (Prism counts
+	// jobs from 1), so two runners sharing a pool may reuse one: each gets its worker, and
+	// StopWorker stops every worker of the id, as a runner stops workers once their job ended.
+	workers map[string][]*worker
 	closed  bool
 }
 
@@ -108,7 +112,7 @@ func New(o Options) (*Pool, error) {
 	if o.Output == nil {
 		o.Output = os.Stderr
 	}
-	return &Pool{o: o, log: o.Logger, workers: map[string]*worker{}}, nil
+	return &Pool{o: o, log: o.Logger, workers: map[string][]*worker{}}, nil
 }
 
 // Serve answers the protocol on l until ctx is done, then stops every worker it started and
@@ -155,14 +159,10 @@ func (p *Pool) start(ctx context.Context, req *fnpb.StartWorkerRequest) error {
 		return fmt.Errorf("worker %s: no provision endpoint", id)
 	}
 	p.mu.Lock()
-	_, dup := p.workers[id]
 	closed := p.closed
 	p.mu.Unlock()
 	if closed {
 		return fmt.Errorf("worker %s: the pool is stopping", id)
-	}
-	if dup {
-		return fmt.Errorf("worker %s: already started", id)
 	}
 
 	// The pipeline's options, and the endpoints the runner wants the worker to use, come from
@@ -214,12 +214,9 @@ func (p *Pool) start(ctx context.Context, req *fnpb.StartWorkerRequest) error {
 
 	w := &worker{id: id, cmd: cmd, dir: dir, done: make(chan struct{})}
 	p.mu.Lock()
-	if _, dup := p.workers[id]; dup || p.closed {
+	if p.closed {
 		p.mu.Unlock()
 		os.RemoveAll(dir)
-		if dup {
-			return fmt.Errorf("worker %s: already started", id)
-		}
 		return fmt.Errorf("worker %s: the pool is stopping", id)
 	}
 	if err := cmd.Start(); err != nil {
@@ -227,13 +224,17 @@ func (p *Pool) start(ctx context.Context, req *fnpb.StartWorkerRequest) error {
 		os.RemoveAll(dir)
 		return fmt.Errorf("worker %s: start %s: %w", id, p.o.Command[0], err)
 	}
-	p.workers[id] = w
+	p.workers[id] = append(p.workers[id], w)
 	p.mu.Unlock()
 	p.log.Info("worker started", "worker", id, "pid", cmd.Process.Pid, "control", control)
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()
-		delete(p.workers, id)
+		if ws := slices.DeleteFunc(p.workers[id], func(x *worker) bool { return x == w }); len(ws) > 0 {
+			p.workers[id] = ws
+		} else {
+			delete(p.workers, id)
+		}
 		p.mu.Unlock()
 		os.RemoveAll(dir)
 		attrs := []any{"worker", id, "max_rss_kib", maxRSSKiB(cmd.ProcessState)}
@@ -254,21 +255,31 @@ func cmpURL(a, b *pipepb.ApiServiceDescriptor) string {
 	return b.GetUrl()
 }
 
-// StopWorker implements the protocol: it ends the worker's process, and answers when it has
-// exited. An unknown id (a worker that exited already) is not an error.
+// StopWorker implements the protocol: it ends the worker's processes, and answers when they
+// have exited. An unknown id (a worker that exited already) is not an error.
 func (p *Pool) StopWorker(ctx context.Context, req *fnpb.StopWorkerRequest) (*fnpb.StopWorkerResponse, error) {
 	p.mu.Lock()
-	w := p.workers[req.GetWorkerId()]
+	ws := slices.Clone(p.workers[req.GetWorkerId()])
 	p.mu.Unlock()
-	if w != nil {
-		p.stop(w)
-		p.log.Info("worker stopped", "worker", w.id)
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Go(func() {
+			p.stop(w)
+			p.log.Info("worker stopped", "worker", w.id)
+		})
 	}
+	wg.Wait()
 	return &fnpb.StopWorkerResponse{}, nil
 }
 
-// stop ends w's process group: SIGTERM, then SIGKILL after the grace period.
+// stop ends w's process group: SIGTERM, then SIGKILL after the grace period. A worker that has
+// exited and been waited for is not signalled: its pid may be another process's by now.
 func (p *Pool) stop(w *worker) {
+	select {
+	case <-w.done:
+		return
+	default:
+	}
 	terminate(w.cmd)
 	select {
 	case <-w.done:
@@ -282,9 +293,9 @@ func (p *Pool) stop(w *worker) {
 func (p *Pool) stopAll() {
 	p.mu.Lock()
 	p.closed = true
-	ws := make([]*worker, 0, len(p.workers))
-	for _, w := range p.workers {
-		ws = append(ws, w)
+	var ws []*worker
+	for _, list := range p.workers {
+		ws = append(ws, list...)
 	}
 	p.mu.Unlock()
 	var wg sync.WaitGroup
@@ -298,9 +309,11 @@ func (p *Pool) stopAll() {
 func (p *Pool) Running() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids := make([]string, 0, len(p.workers))
-	for id := range p.workers {
-		ids = append(ids, id)
+	var ids []string
+	for id, ws := range p.workers {
+		for range ws {
+			ids = append(ids, id)
+		}
 	}
 	return ids
 }
