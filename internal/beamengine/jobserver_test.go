@@ -308,26 +308,31 @@ func launch(spec string) int {
 	return 0
 }
 
+// lakeAndNextInput publishes a small lake through js, and generates a next input of events
+// events, large enough that its job runs for a while. before is the lake as published.
+func lakeAndNextInput(t *testing.T, js *jobServer, events int) (songs, logs, out string, before map[string][]byte) {
+	t.Helper()
+	data, first := t.TempDir(), t.TempDir()
+	if _, err := gen.WriteDir(context.Background(), data, gen.Options{Songs: 400, Events: events, Users: 50, Days: 20, Seed: 5, MatchShare: 0.3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gen.WriteDir(context.Background(), first, gen.Options{Songs: 40, Events: 500, Users: 10, Days: 2, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	out = t.TempDir()
+	if _, err := runJobServer(t, js, filepath.Join(first, "song_data"), filepath.Join(first, "log_data"), out, 0.2); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(data, "song_data"), filepath.Join(data, "log_data"), out, files(t, out)
+}
+
 // TestJobServerLauncherKilled kills the launcher (SIGKILL: nothing of it runs after) while its
 // job runs on the job server: the previous tables must stay as they were, also once the orphaned
 // job has finished, and the next run, once the dead launcher's lease has run out, publishes the
 // new tables.
 func TestJobServerLauncherKilled(t *testing.T) {
 	js := startJobServer(t)
-	data := t.TempDir()
-	if _, err := gen.WriteDir(context.Background(), data, gen.Options{Songs: 400, Events: 30_000, Users: 50, Days: 20, Seed: 5, MatchShare: 0.3}); err != nil {
-		t.Fatal(err)
-	}
-	songs, logs := filepath.Join(data, "song_data"), filepath.Join(data, "log_data")
-	out := t.TempDir()
-	first := t.TempDir()
-	if _, err := gen.WriteDir(context.Background(), first, gen.Options{Songs: 40, Events: 500, Users: 10, Days: 2, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runJobServer(t, js, filepath.Join(first, "song_data"), filepath.Join(first, "log_data"), out, 0.2); err != nil {
-		t.Fatal(err)
-	}
-	before := files(t, out)
+	songs, logs, out, before := lakeAndNextInput(t, js, 30_000)
 
 	started := len(js.workersStarted(t))
 	cmd, _ := js.launchUntilWorker(t, launchSpec{Songs: songs, Logs: logs, Out: out, Lease: 3 * time.Second})
@@ -388,22 +393,10 @@ func (js *jobServer) launchUntilWorker(t *testing.T, spec launchSpec) (*exec.Cmd
 // job on the job server, whose worker is then stopped; the tables stay as they were.
 func TestJobServerLauncherInterrupted(t *testing.T) {
 	js := startJobServer(t)
-	data := t.TempDir()
-	if _, err := gen.WriteDir(context.Background(), data, gen.Options{Songs: 400, Events: 60_000, Users: 50, Days: 20, Seed: 5, MatchShare: 0.3}); err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	first := t.TempDir()
-	if _, err := gen.WriteDir(context.Background(), first, gen.Options{Songs: 40, Events: 500, Users: 10, Days: 2, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runJobServer(t, js, filepath.Join(first, "song_data"), filepath.Join(first, "log_data"), out, 0.2); err != nil {
-		t.Fatal(err)
-	}
-	before := files(t, out)
+	songs, logs, out, before := lakeAndNextInput(t, js, 60_000)
 	stopped := strings.Count(js.log.String(), `msg="worker stopped"`)
 
-	cmd, launcherOut := js.launchUntilWorker(t, launchSpec{Songs: filepath.Join(data, "song_data"), Logs: filepath.Join(data, "log_data"), Out: out})
+	cmd, launcherOut := js.launchUntilWorker(t, launchSpec{Songs: songs, Logs: logs, Out: out})
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
