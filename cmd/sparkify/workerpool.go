@@ -4,12 +4,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -65,9 +63,9 @@ on a network only the runner reaches. See docs/BEAM.md.`,
 		fmt.Fprintln(stderr, "sparkify worker-pool:", err)
 		return exitFailure
 	}
-	l, err := net.Listen("tcp", *listen)
+	l, err := workerpool.Listen(*listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "sparkify worker-pool: cannot listen on %s: %v\n", *listen, unwrapOp(err))
+		fmt.Fprintf(stderr, "sparkify worker-pool: cannot listen on %s: %v\n", *listen, err)
 		return exitUsage
 	}
 	logger.Info("worker pool listening", "addr", l.Addr().String())
@@ -77,12 +75,4 @@ on a network only the runner reaches. See docs/BEAM.md.`,
 	}
 	logger.Info("worker pool stopped")
 	return exitOK
-}
-
-// unwrapOp drops net.OpError's repetition of the address.
-func unwrapOp(err error) error {
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Err != nil {
-		return oe.Err
-	}
-	return err
 }

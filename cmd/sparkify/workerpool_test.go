@@ -3,13 +3,13 @@
 package main
 
 import (
-	"net"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sparkify/lake/internal/testserver"
+	"github.com/sparkify/lake/internal/workerpool"
 )
 
 // TestWorkerPoolCLI runs the commands a user runs: `sparkify worker-pool` beside a standalone
@@ -21,11 +21,7 @@ func TestWorkerPoolCLI(t *testing.T) {
 	addr := testserver.FreeAddr(t)
 	pool := startChild(t, "run", "worker-pool", "--listen", addr)
 	waitFor(t, 30*time.Second, "the worker pool to listen", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
+		return workerpool.Answers(addr, time.Second) == nil
 	})
 
 	local, beam := t.TempDir(), t.TempDir()

@@ -358,8 +358,8 @@ func execute(ctx context.Context, runner string, p *beam.Pipeline, verbose bool)
 // Beam's loopback mode does the same. An explicit --beam-opt worker_binary=... is kept.
 // The flag is set for this run only (reset): a later run in the same process decides again.
 func placeholderWorkerBinary() (reset func(), err error) {
-	env, bin := flag.Lookup("environment_type"), flag.Lookup("worker_binary")
-	if env == nil || bin == nil || !strings.EqualFold(env.Value.String(), "external") || bin.Value.String() != "" {
+	bin := flag.Lookup("worker_binary")
+	if bin == nil || !externalWorkers() || bin.Value.String() != "" {
 		return func() {}, nil
 	}
 	f, err := os.CreateTemp("", "sparkify-worker-placeholder-") // in the run's TMPDIR, removed after it

@@ -12,6 +12,8 @@ import (
 	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/sparkify/lake/internal/workerpool"
 )
 
 // A launcher submits to a job server (--endpoint) and then only watches the job: when it is
@@ -93,8 +95,8 @@ var ErrNoWorkerPool = errors.New("the worker pool does not answer")
 // on other hosts (each Flink task manager's own, at 127.0.0.1 there) cannot be checked from
 // here, and is not.
 func checkWorkerPool(runner string) error {
-	env, cfg := flag.Lookup("environment_type"), flag.Lookup("environment_config")
-	if env == nil || cfg == nil || !strings.EqualFold(env.Value.String(), "external") {
+	cfg := flag.Lookup("environment_config")
+	if cfg == nil || !externalWorkers() {
 		return nil
 	}
 	pool := cfg.Value.String()
@@ -105,12 +107,17 @@ func checkWorkerPool(runner string) error {
 	if !(inProcess || loopback(jobEndpoint())) || !loopback(pool) {
 		return nil
 	}
-	conn, err := net.DialTimeout("tcp", pool, 5*time.Second)
-	if err != nil {
-		return fmt.Errorf("%w at %s (%v): start it first with `sparkify worker-pool --listen %s`", ErrNoWorkerPool, pool, unwrapOp(err), pool)
+	if err := workerpool.Answers(pool, 5*time.Second); err != nil {
+		return fmt.Errorf("%w at %s (%v): start it first with `sparkify worker-pool --listen %s`", ErrNoWorkerPool, pool, err, pool)
 	}
-	conn.Close()
 	return nil
+}
+
+// externalWorkers reports whether the run's workers come from a worker pool
+// (environment_type=EXTERNAL), which runs its own sparkify.
+func externalWorkers() bool {
+	env := flag.Lookup("environment_type")
+	return env != nil && strings.EqualFold(env.Value.String(), "external")
 }
 
 // loopback reports whether a HOST:PORT names this machine.
@@ -124,12 +131,4 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// unwrapOp drops net.OpError's repetition of the address.
-func unwrapOp(err error) error {
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Err != nil {
-		return oe.Err
-	}
-	return err
 }

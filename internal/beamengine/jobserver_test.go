@@ -121,9 +121,8 @@ func startJobServer(t *testing.T, env ...string) *jobServer {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.Dial("tcp", addr)
+		err := workerpool.Answers(addr, time.Second)
 		if err == nil {
-			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
@@ -568,9 +567,7 @@ func TestJobServerNoPool(t *testing.T) {
 	if entries, _ := os.ReadDir(out); len(entries) > 0 {
 		t.Errorf("the refused run wrote %v", entries)
 	}
-	conn, err := net.DialTimeout("tcp", strings.Replace(prism.Endpoint, "localhost", "127.0.0.1", 1), 5*time.Second)
-	if err != nil {
+	if err := workerpool.Answers(prism.Endpoint, 5*time.Second); err != nil {
 		t.Fatalf("the job server stopped: %v", err)
 	}
-	conn.Close()
 }

@@ -477,7 +477,7 @@ func replaceByCopy(ctx context.Context, st storage.Store, stg, d string, staged 
 		}
 		keep := map[string]bool{}
 		if staged {
-			placed, _, err := storage.CopyPrefixChanged(ctx, st, src, d, have)
+			placed, err := storage.CopyPrefixChanged(ctx, st, src, d, have)
 			if err != nil {
 				return err
 			}

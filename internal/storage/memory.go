@@ -22,9 +22,10 @@ type MemoryOptions struct {
 
 	// ObjectStore gives the store the features of an object store such as S3: no Move (so
 	// storage.Move copies, then removes), a server-side CopyObject, writes that are durable
-	// when they return (no Sync), and versions that hash the content (ContentVersion). By default it has those of a local disk: Move renames an
-	// object or a folder atomically, Sync exists, and an object cannot have the name of a
-	// folder ("a" and "a/b" cannot both be written), as files and folders cannot.
+	// when they return (no Sync), and versions that hash the content (ContentVersion). By
+	// default it has those of a local disk: Move renames an object or a folder atomically, Sync
+	// exists, and an object cannot have the name of a folder ("a" and "a/b" cannot both be
+	// written), as files and folders cannot.
 	ObjectStore bool
 
 	// Concurrency is what Features reports.

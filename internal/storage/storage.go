@@ -172,20 +172,19 @@ func Move(ctx context.Context, s Store, from, to string) error {
 // CopyPrefix copies every object below from to the same name below to, several at a time,
 // server-side where the store can, and returns the names it wrote.
 func CopyPrefix(ctx context.Context, s Store, from, to string) ([]string, error) {
-	names, _, err := CopyPrefixChanged(ctx, s, from, to, nil)
-	return names, err
+	return CopyPrefixChanged(ctx, s, from, to, nil)
 }
 
 // CopyPrefixChanged is CopyPrefix that leaves alone the targets that already hold the source's
 // bytes: those in have (the objects below to, by name) with the source's Size and Version, on a
 // store whose versions hash the content (Features.ContentVersion). It returns every target
-// name, copied or not, and how many it copied.
-func CopyPrefixChanged(ctx context.Context, s Store, from, to string, have map[string]Object) (names []string, copied int, err error) {
+// name, copied or not.
+func CopyPrefixChanged(ctx context.Context, s Store, from, to string, have map[string]Object) ([]string, error) {
 	var objs []Object
 	if err := s.List(ctx, from, func(o Object) error { objs = append(objs, o); return nil }); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	names = make([]string, len(objs))
+	names := make([]string, len(objs))
 	f := s.Features()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(f.Concurrency, 4))
@@ -195,7 +194,6 @@ func CopyPrefixChanged(ctx context.Context, s Store, from, to string, have map[s
 		if h, ok := have[dst]; ok && f.ContentVersion && o.Version != "" && h.Version == o.Version && h.Size == o.Size {
 			continue
 		}
-		copied++
 		g.Go(func() error {
 			if f.CopyObject != nil {
 				return f.CopyObject(gctx, o.Name, dst)
@@ -203,7 +201,7 @@ func CopyPrefixChanged(ctx context.Context, s Store, from, to string, have map[s
 			return Copy(gctx, s, o.Name, s, dst)
 		})
 	}
-	return names, copied, g.Wait()
+	return names, g.Wait()
 }
 
 // Copy copies one object, possibly between stores.

@@ -135,6 +135,31 @@ func (p *Pool) Serve(ctx context.Context, l net.Listener) error {
 	return err
 }
 
+// Listen listens on addr (HOST:PORT) for Serve. Its error is the system's cause alone ("bind:
+// address already in use"), for a message that names addr once.
+func Listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	return l, netCause(err)
+}
+
+// Answers reports, as nil, that something accepts connections at addr within timeout: a pool a
+// launcher is about to name to its runner. Its error is the system's cause alone.
+func Answers(addr string, timeout time.Duration) error {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return netCause(err)
+	}
+	return conn.Close()
+}
+
+// netCause drops net.OpError's operation and addresses, which the caller's message names.
+func netCause(err error) error {
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
 // StartWorker implements the protocol: it starts one worker process for the runner's worker id.
 //
 // It answers with an error in the response, as the protocol asks, only when the request is
