@@ -59,7 +59,9 @@ type Manifest struct {
 	FinishedAt time.Time `json:"finished_at"`
 	Seconds    float64   `json:"elapsed_seconds"` // the whole run, publish included
 	// Phases are the run's steps in order, each with its wall time (list, read songs, read
-	// events, transform, stage, publish; an incremental run has its own).
+	// events, transform, stage, publish; an incremental run has its own). They add up to the
+	// run's time. A full run reads the songs and the events at once: "read songs" ends when the
+	// catalog is read, and "read events" is what the events took after it.
 	Phases      []Phase `json:"phases"`
 	Output      string  `json:"output"`
 	Compression string  `json:"compression"`

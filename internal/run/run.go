@@ -98,8 +98,18 @@ func (r *Run) Clock(m *report.Manifest, log *slog.Logger) *Clock {
 }
 
 // Lap ends the current phase, named name.
-func (c *Clock) Lap(name string) {
-	p := c.m.Lap(name, &c.since, c.now())
+func (c *Clock) Lap(name string) { c.LapAt(name, c.now()) }
+
+// Now returns the time on the clock, for LapAt.
+func (c *Clock) Now() time.Time { return c.now() }
+
+// LapAt ends the current phase, named name, at a time taken earlier with Now (never before the
+// phase's start): for a phase that ended while the run was already doing the next one.
+func (c *Clock) LapAt(name string, at time.Time) {
+	if at.Before(c.since) {
+		at = c.since
+	}
+	p := c.m.Lap(name, &c.since, at)
 	c.log.Info("phase done", "phase", p.Name, "seconds", p.Seconds)
 }
 

@@ -16,7 +16,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -138,44 +138,55 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 		}
 	}
 	// Units are written in parallel: a table like songs has thousands of small partitions, each
-	// mostly file-system calls. Results are kept per unit and summed in order, so the result does
-	// not depend on scheduling.
+	// mostly file-system calls. Each worker keeps its write buffer from file to file. Results are kept per unit and summed in order, so the result
+	// does not depend on scheduling.
 	unitRes := make([]Part, len(units))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(parallelism, 1))
-	for ui, u := range units {
+	var next atomic.Int64
+	for range min(max(parallelism, 1), max(len(units), 1)) {
 		g.Go(func() error {
-			// errgroup starts every goroutine even after one failed or the run was cancelled:
-			// a table of thousands of partitions must stop at once.
-			if gctx.Err() != nil {
-				return context.Cause(gctx)
-			}
-			folder := dir
-			if u.part != "" {
-				folder += "/" + u.part
-			}
-			prefix := "part-"
-			if u.group != "" {
-				prefix += u.group + "-"
-			}
-			idx := groups[u]
-			buf := make([]T, 0, min(opts.RowGroupRows, max(len(idx), 1)))
-			fw := fileWriter[T]{st: st, folder: folder, prefix: prefix, ext: ext + ".parquet", opts: opts, codec: codec, res: &unitRes[ui]}
-			for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
+			enc := &encoderState[T]{codec: codec, version: opts.Version}
+			var buf []T
+			for {
+				ui := int(next.Add(1) - 1)
+				if ui >= len(units) {
+					return nil
+				}
+				// A table of thousands of partitions must stop at once when one failed or the
+				// run was cancelled.
 				if gctx.Err() != nil {
-					fw.abort()
 					return context.Cause(gctx)
 				}
-				buf = buf[:0]
-				for _, i := range idx[start:min(start+opts.RowGroupRows, len(idx))] {
-					buf = append(buf, rows[i])
+				u := units[ui]
+				folder := dir
+				if u.part != "" {
+					folder += "/" + u.part
 				}
-				if err := fw.write(gctx, buf); err != nil {
-					fw.abort()
+				prefix := "part-"
+				if u.group != "" {
+					prefix += u.group + "-"
+				}
+				idx := groups[u]
+				fw := fileWriter[T]{st: st, folder: folder, prefix: prefix, ext: ext + ".parquet", opts: opts, enc: enc, res: &unitRes[ui], rows: len(idx)}
+				for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
+					if gctx.Err() != nil {
+						fw.abort()
+						return context.Cause(gctx)
+					}
+					buf = buf[:0]
+					for _, i := range idx[start:min(start+opts.RowGroupRows, len(idx))] {
+						buf = append(buf, rows[i])
+					}
+					if err := fw.write(gctx, buf); err != nil {
+						fw.abort()
+						return err
+					}
+				}
+				clear(buf) // the rows' strings: not kept alive by an idle worker
+				if err := fw.close(); err != nil {
 					return err
 				}
 			}
-			return fw.close()
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -203,60 +214,95 @@ type fileWriter[T any] struct {
 	folder string
 	ext    string
 	opts   Options
-	codec  compress.Codec
+	enc    *encoderState[T]
 	res    *Part
 
 	prefix string // of the files' names: part-, or part-<group>-
 	n      int    // files started in this partition
 	name   string
-	out    storage.Writer
-	buf    *bufio.Writer
-	cw     *countingWriter
-	pw     encoder[T]
+	rows   int            // in the partition: an upper bound of a file's
+	out    storage.Writer // the file being written; nil between files
 }
 
+// encoderState is what a worker of Table keeps from file to file: its write buffer. The Parquet
+// encoder is new for each file: parquet-go's Reset, which would keep its column buffers too,
+// clears path_in_schema in every later file's metadata (parquet-go issue #602, v0.32.0; caught
+// by TestReusedEncoderSameBytes), a file Athena and Spark refuse.
+type encoderState[T any] struct {
+	codec   compress.Codec
+	version string
+	buf     *bufio.Writer
+	cw      countingWriter
+	pw      encoder[T]
+}
+
+// start points the state's buffer and a new encoder at out, for a file of at most rows rows.
+func (e *encoderState[T]) start(out io.Writer, rows int) {
+	// Buffered: the Parquet writer writes each page and footer piece on its own, which for
+	// thousands of small files would be tens of thousands of system calls.
+	if e.buf == nil {
+		e.buf = bufio.NewWriterSize(out, 64<<10)
+	} else {
+		e.buf.Reset(out)
+	}
+	e.cw = countingWriter{w: e.buf}
+	opts := writerOptions(e.codec, e.version)
+	if rows <= smallFileRows {
+		opts = append(opts, parquet.PageBufferSize(smallPageBufferSize))
+	}
+	e.pw = newEncoder[T](&e.cw, opts)
+}
+
+// A file of at most smallFileRows rows is written with page buffers of smallPageBufferSize
+// instead of parquet-go's 256 KiB: each column's buffer is allocated at that size, and a songs
+// table of 17,500 one-row files spent 1.9 GB on them, a quarter of a run's allocations. The
+// bytes are the same (TestSmallFilePagesSameBytes): a page is cut when a column's buffered size
+// passes 98 % of the buffer, and a row of these tables buffers at most 25 bytes a column (a
+// 4-byte dictionary index or an 8-byte number, and 9 bytes of nullability bookkeeping), so
+// smallFileRows rows fit in one page either way. The exception is a column whose dictionary
+// passed DictionaryMaxBytes, over 4 KiB of distinct text a row on average: its later pages are
+// PLAIN and buffer the text itself, so they are cut smaller. Such a file is as valid, and as
+// much the same from run to run and engine to engine, as any other.
+const (
+	smallFileRows       = 256
+	smallPageBufferSize = 8 << 10
+)
+
 func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
-	if f.pw == nil {
+	if f.out == nil {
 		f.name = fmt.Sprintf("%s/%s%05d%s", f.folder, f.prefix, f.n, f.ext)
 		f.n++
 		out, err := f.st.Create(ctx, f.name)
 		if err != nil {
 			return err
 		}
-		// Buffered: the Parquet writer writes each page and footer piece on its own, which for
-		// thousands of small files would be tens of thousands of system calls.
-		f.out, f.buf = out, bufs.Get().(*bufio.Writer)
-		f.buf.Reset(out)
-		f.cw = &countingWriter{w: f.buf}
-		f.pw = newEncoder[T](f.cw, writerOptions(f.codec, f.opts.Version))
+		f.out = out
+		f.enc.start(out, f.rows)
 	}
-	if _, err := f.pw.Write(rows); err != nil {
+	if _, err := f.enc.pw.Write(rows); err != nil {
 		return f.fail(err)
 	}
 	f.res.Rows += int64(len(rows))
-	if err := f.pw.Flush(); err != nil {
+	if err := f.enc.pw.Flush(); err != nil {
 		return f.fail(err)
 	}
-	if f.cw.n >= f.opts.TargetFileSize {
+	if f.enc.cw.n >= f.opts.TargetFileSize {
 		return f.close()
 	}
 	return nil
 }
 
 func (f *fileWriter[T]) close() error {
-	if f.pw == nil {
+	if f.out == nil {
 		return nil
 	}
-	pw, out := f.pw, f.out
-	f.pw, f.out = nil, nil
-	if err := pw.Close(); err != nil {
+	out := f.out
+	f.out = nil
+	if err := f.enc.pw.Close(); err != nil {
 		out.Abort()
 		return f.fail(err)
 	}
-	err := f.buf.Flush()
-	bufs.Put(f.buf)
-	f.buf = nil
-	if err != nil {
+	if err := f.enc.buf.Flush(); err != nil {
 		out.Abort()
 		return f.fail(err)
 	}
@@ -264,29 +310,25 @@ func (f *fileWriter[T]) close() error {
 		return err // the store's errors name the object
 	}
 	f.res.Files++
-	f.res.Bytes += f.cw.n
+	f.res.Bytes += f.enc.cw.n
 	f.res.Names = append(f.res.Names, f.name)
-	f.res.Sizes = append(f.res.Sizes, f.cw.n)
+	f.res.Sizes = append(f.res.Sizes, f.enc.cw.n)
 	return nil
 }
 
 // fail returns a write error naming the file once: the store's own errors already name it (a
 // full disk: "write <file>: no space left on device"); the Parquet encoder's do not.
 func (f *fileWriter[T]) fail(err error) error {
-	if f.cw != nil && f.cw.err != nil && errors.Is(err, f.cw.err) {
-		return f.cw.err
+	if cw := &f.enc.cw; cw.err != nil && errors.Is(err, cw.err) {
+		return cw.err
 	}
 	return fmt.Errorf("write %s: %w", f.st.Location(f.name), err)
 }
 
 func (f *fileWriter[T]) abort() {
-	if f.buf != nil {
-		bufs.Put(f.buf)
-		f.buf = nil
-	}
 	if f.out != nil {
 		f.out.Abort()
-		f.pw, f.out = nil, nil
+		f.out = nil
 	}
 }
 
@@ -354,6 +396,9 @@ const DictionaryMaxBytes = 1 << 20
 //     as big as the column plus the indexes;
 //   - statistics (min, max, null count) in the column chunk metadata and in every data page
 //     header, and the column and offset indexes.
+//
+// The writer does not buffer its output: Table's workers buffer it themselves, in one buffer each
+// that lasts from file to file, where parquet-go's would be 32 KiB allocated for every file.
 func writerOptions(codec compress.Codec, version string) []parquet.WriterOption {
 	return []parquet.WriterOption{
 		parquet.Compression(codec),
@@ -363,11 +408,9 @@ func writerOptions(codec compress.Codec, version string) []parquet.WriterOption 
 		parquet.DictionaryMaxBytes(DictionaryMaxBytes),
 		parquet.PageBufferSize(parquet.DefaultPageBufferSize),
 		parquet.DataPageStatistics(true),
+		parquet.WriteBufferSize(0),
 	}
 }
-
-// bufs are the write buffers of files being written, reused from file to file.
-var bufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
 
 type countingWriter struct {
 	w   io.Writer
