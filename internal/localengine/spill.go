@@ -88,6 +88,7 @@ type spiller struct {
 	parts []*spill.File
 	seen  atomic.Int64 // plays spilled as read (duplicates included)
 	once  sync.Once
+	bufs  sync.Pool // of *[][]byte, a buffer per partition, for write
 }
 
 func newSpiller(tempDir string, n int) (_ *spiller, err error) {
@@ -123,9 +124,21 @@ func (s *spiller) partOf(e *record.Event) int {
 	return int(uint64(transform.SongplayID(transform.KeyOf(e))) % uint64(len(s.parts)))
 }
 
-// write appends plays to their partitions, one write per partition.
+// write appends plays to their partitions, one write per partition. The partitions' buffers
+// are reused from call to call: grown anew each time, they were a tenth of a run's allocations.
 func (s *spiller) write(plays []*record.Event) error {
-	bufs := make([][]byte, len(s.parts))
+	bp, _ := s.bufs.Get().(*[][]byte)
+	if bp == nil {
+		bp = &[][]byte{}
+		*bp = make([][]byte, len(s.parts))
+	}
+	bufs := *bp
+	defer func() {
+		for p := range bufs {
+			bufs[p] = bufs[p][:0]
+		}
+		s.bufs.Put(bp)
+	}()
 	for _, e := range plays {
 		p := s.partOf(e)
 		bufs[p] = spill.AppendPlay(bufs[p], e, "", "")
@@ -254,11 +267,16 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 
 	o.Progress.SetPhase("merging")
 	var winners, matched atomic.Int64
+	var spilled int64
+	for _, p := range sp.parts {
+		spilled += p.Size()
+	}
+	recordSize := int(spilled / max(sp.seen.Load(), 1)) // mean bytes of a spilled play
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2) // spillParts sizes the partitions for two at once
 	for p := range sp.parts {
 		g.Go(func() error {
-			w, m, err := mergePart(gctx, sp.parts[p], cat, days)
+			w, m, err := mergePart(gctx, sp.parts[p], recordSize, cat, days)
 			winners.Add(w)
 			matched.Add(m)
 			return err
@@ -295,14 +313,16 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 // matches them and sends each to its day's file. It returns the plays kept and matched. The
 // partition is read as one block and its plays are decoded in place (spill.View): the index of
 // the winners holds offsets, so nothing here is a pointer for the collector to trace.
-func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFiles) (kept, matched int64, err error) {
+func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catalog, days *dayFiles) (kept, matched int64, err error) {
 	data, err := part.ReadAll()
 	if err != nil {
 		return 0, 0, err
 	}
 	_ = part.Remove() // read: its disk space is needed for the day files
 	damaged := func(err error) error { return fmt.Errorf("%s: %w", part.Name(), err) }
-	winners := map[transform.EventKey]int{} // offset in data of the kept play
+	// Offset in data of the kept play; sized for the partition's plays, so that it is not
+	// rehashed as it grows.
+	winners := make(map[transform.EventKey]int, len(data)/max(recordSize, 1))
 	var e, prev record.Event
 	for off, n := 0, 0; off < len(data); n++ {
 		if n%(1<<16) == 0 && ctx.Err() != nil {
@@ -342,8 +362,11 @@ func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFil
 			matched++
 		}
 		day := dayOf(e.TS)
+		if bufs[day] == nil { // past the small sizes that append would go through one by one
+			bufs[day] = make([]byte, 0, 64<<10)
+		}
 		bufs[day] = spill.AppendMatched(bufs[day], rec, songID, artistID)
-		if len(bufs[day]) >= 1<<20 {
+		if len(bufs[day]) >= dayBufSize {
 			if err := days.write(day, bufs[day]); err != nil {
 				return 0, 0, err
 			}
@@ -359,6 +382,10 @@ func mergePart(ctx context.Context, part *spill.File, cat *catalog, days *dayFil
 	}
 	return int64(len(winners)), matched, nil
 }
+
+// dayBufSize is how much of a day's plays mergePart gathers before it writes them to the day's
+// file.
+const dayBufSize = 1 << 20
 
 // writeDay is pass 3 for one day: it sorts the day's plays and writes its songplays and time
 // files. The rows' text points into the day's data, read as one block.
