@@ -70,6 +70,13 @@ func (w *faultyWriter) Write(p []byte) (int, error) {
 	return w.Writer.Write(p)
 }
 
+func (f *faultyStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if err := f.check("open", name); err != nil {
+		return nil, err
+	}
+	return f.Store.Open(ctx, name)
+}
+
 func (f *faultyStore) Move(ctx context.Context, from, to string) error {
 	if err := f.check("move", from); err != nil {
 		return err
@@ -201,6 +208,46 @@ func TestFailedRunLeavesTablesIntact(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(out, commit.StagingDir)); !os.IsNotExist(err) {
 				t.Errorf("staging left behind: %v", err)
 			}
+		})
+	}
+}
+
+// TestInputFailureLeavesTablesIntact: the songs and the events are read at once; a file of either
+// that cannot be read fails the run with its error, whichever side fails first and whether the
+// other is still being read or done, stops the other, and leaves the tables as they were.
+func TestInputFailureLeavesTablesIntact(t *testing.T) {
+	opens := func(op, _ string, _ int64) bool { return op == "open" }
+	lastOpen := func(n int64) func(op, _ string, m int64) bool {
+		return func(op, _ string, m int64) bool { return op == "open" && m == n }
+	}
+	cases := []struct {
+		name        string
+		songs, logs func(op, name string, n int64) bool
+	}{
+		{"every song file", opens, nil},
+		{"the last song file", lastOpen(3), nil},
+		{"the event file", nil, opens},
+		{"both", opens, opens},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			if _, err := runLocal(t, "testdata/songs", "testdata/logs", out, nil); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, out, false)
+			_, err := runLocal(t, "testdata/songs", "testdata/logs2", out, func(o *Options) {
+				if tc.songs != nil {
+					o.Songs.Store = &faultyStore{Store: o.Songs.Store, fail: tc.songs}
+				}
+				if tc.logs != nil {
+					o.Logs.Store = &faultyStore{Store: o.Logs.Store, fail: tc.logs}
+				}
+			})
+			if !errors.Is(err, errInjected) {
+				t.Fatalf("got error %v, want the injected fault", err)
+			}
+			sameSnapshot(t, snapshot(t, out, false), before)
 		})
 	}
 }

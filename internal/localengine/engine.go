@@ -73,12 +73,16 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The staging is written by goroutines of writes: they are waited for before End removes it.
+	// The staging is written, and the songs read, by goroutines of writes: a failed run stops
+	// them, and waits for them before End removes the staging.
 	var writes *errgroup.Group
+	stopWrites := func(error) {}
 	defer func() {
 		if err != nil && writes != nil {
+			stopWrites(err)
 			_ = writes.Wait()
 		}
+		stopWrites(nil)
 		err = r.End(ctx, err)
 	}()
 	start := r.Start
@@ -111,7 +115,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	// The songs and artists tables need nothing from the events: they are staged as soon as the
 	// catalog is read, so that their thousands of partition files overlap with the events too.
 	var wctx context.Context
-	writes, wctx = errgroup.WithContext(ctx)
+	wparent, cancel := context.WithCancelCause(ctx)
+	stopWrites = cancel
+	writes, wctx = errgroup.WithContext(wparent)
 	var staged stagedTables
 	var (
 		cat       *catalog
@@ -125,8 +131,8 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		if err != nil {
 			return err
 		}
-		songsRead = clock.Now()
 		cat = buildCatalog(songRes)
+		songsRead = clock.Now()
 		songStats.Duplicates = cat.duplicates
 		log.Info("decoded songs", "records", songStats.Read, "rejected", songStats.Rejected, "songs", len(cat.songs), "artists", len(cat.artists))
 		stage(wctx, writes, o, stg, table.NameSongs, cat.songs, (*table.Song).Partition, &staged.songs)
@@ -150,7 +156,7 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	logRes, eventStats, err := readFiles(wctx, o, log, o.Logs, logFiles, foldEvents(fold))
 	if err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
-			err = writes.Wait() // reading the songs or a staging write failed first: that is the cause
+			err = writesErr(wctx, writes) // reading the songs or a staging write failed first: that is the cause
 		}
 		return nil, err
 	}
@@ -158,10 +164,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	select {
 	case <-catReady:
 	case <-wctx.Done():
-		if err = writes.Wait(); err == nil {
-			err = context.Cause(wctx)
-		}
-		return nil, err
+	}
+	if wctx.Err() != nil { // both may be ready: a failure wins
+		return nil, writesErr(wctx, writes)
 	}
 	clock.LapAt("read songs", songsRead)
 	m.Inputs = map[string]report.Input{"songs": songStats, "events": eventStats}
@@ -225,6 +230,15 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	dirs = append(dirs, commit.Dir{Name: state.Dir})
 	clock.Lap("stage")
 	return publish(ctx, o, r, m, dirs, clock, log)
+}
+
+// writesErr returns why the goroutines of writes stopped: the first one's error, or the cause of
+// wctx, their context, when they all returned nil (a cancelled run).
+func writesErr(wctx context.Context, writes *errgroup.Group) error {
+	if err := writes.Wait(); err != nil {
+		return err
+	}
+	return context.Cause(wctx)
 }
 
 // publish writes the manifest and publishes the staged dirs.

@@ -84,11 +84,12 @@ func spillParts(logs []source.File, limit int64) int {
 
 // spiller holds the plays of a spilling run in partition files.
 type spiller struct {
-	dir   *spill.Dir
-	parts []*spill.File
-	seen  atomic.Int64 // plays spilled as read (duplicates included)
-	once  sync.Once
-	bufs  sync.Pool // of *[][]byte, a buffer per partition, for write
+	dir     *spill.Dir
+	parts   []*spill.File
+	seen    atomic.Int64 // plays spilled as read (duplicates included)
+	written atomic.Int64 // plays written to the partitions, the ones held before the spill too
+	once    sync.Once
+	bufs    sync.Pool // of *[][]byte, a buffer per partition, for write
 }
 
 func newSpiller(tempDir string, n int) (_ *spiller, err error) {
@@ -143,6 +144,7 @@ func (s *spiller) write(plays []*record.Event) error {
 		p := s.partOf(e)
 		bufs[p] = spill.AppendPlay(bufs[p], e, "", "")
 	}
+	s.written.Add(int64(len(plays)))
 	for p, b := range bufs {
 		if len(b) > 0 {
 			if err := s.parts[p].Write(b); err != nil {
@@ -271,7 +273,7 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 	for _, p := range sp.parts {
 		spilled += p.Size()
 	}
-	recordSize := int(spilled / max(sp.seen.Load(), 1)) // mean bytes of a spilled play
+	recordSize := int(spilled / max(sp.written.Load(), 1)) // mean bytes of a spilled play
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2) // spillParts sizes the partitions for two at once
 	for p := range sp.parts {
@@ -295,7 +297,7 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 	for i, day := range order {
 		g.Go(func() error {
 			var err error
-			plays[i], times[i], err = writeDay(gctx, o, days.files[day], stg)
+			plays[i], times[i], err = writeDay(gctx, o, days.files[day], recordSize, stg)
 			return err
 		})
 	}
@@ -362,9 +364,6 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 			matched++
 		}
 		day := dayOf(e.TS)
-		if bufs[day] == nil { // past the small sizes that append would go through one by one
-			bufs[day] = make([]byte, 0, 64<<10)
-		}
 		bufs[day] = spill.AppendMatched(bufs[day], rec, songID, artistID)
 		if len(bufs[day]) >= dayBufSize {
 			if err := days.write(day, bufs[day]); err != nil {
@@ -389,13 +388,14 @@ const dayBufSize = 1 << 20
 
 // writeDay is pass 3 for one day: it sorts the day's plays and writes its songplays and time
 // files. The rows' text points into the day's data, read as one block.
-func writeDay(ctx context.Context, o Options, f *spill.File, stg string) (plays, times sink.Result, err error) {
+func writeDay(ctx context.Context, o Options, f *spill.File, recordSize int, stg string) (plays, times sink.Result, err error) {
 	data, err := f.ReadAll()
 	if err != nil {
 		return plays, times, err
 	}
 	_ = f.Remove()
-	var rows []table.Songplay
+	// About the day's plays: a matched play's record is a little longer than the mean spilled one.
+	rows := make([]table.Songplay, 0, len(data)/max(recordSize, 1)+1)
 	var e record.Event
 	for rest := data; len(rest) > 0; {
 		var rec []byte

@@ -61,7 +61,7 @@ type Manifest struct {
 	// Phases are the run's steps in order, each with its wall time (list, read songs, read
 	// events, transform, stage, publish; an incremental run has its own). They add up to the
 	// run's time. A full run reads the songs and the events at once: "read songs" ends when the
-	// catalog is read, and "read events" is what the events took after it.
+	// catalog is built from the song files, and "read events" is what the events took after it.
 	Phases      []Phase `json:"phases"`
 	Output      string  `json:"output"`
 	Compression string  `json:"compression"`

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -15,76 +16,91 @@ import (
 	"github.com/sparkify/lake/internal/table"
 )
 
-// TestOneWorkerSameBytes: a worker of Table writes file after file through one buffer. Every file
-// must be byte for byte the file written on its own: here one worker writes every partition (and,
-// with a small target size, several files of one partition), against one Table call per
-// partition. This caught parquet-go's Reset clearing path_in_schema (see encoderState).
+// TestOneWorkerSameBytes: a worker of Table writes file after file through one buffer, files of
+// up to smallFileRows rows with small page buffers. Every file must be byte for byte what a new
+// encoder with the default settings writes for its rows alone, whichever worker wrote it and
+// whatever it wrote before. Here partitions of one row to several hundred are written by one
+// worker and by the default number. This caught parquet-go's Reset clearing path_in_schema (see
+// encoderState).
 func TestOneWorkerSameBytes(t *testing.T) {
 	t.Parallel()
-	songs := make([]table.Song, 300)
+	songs := make([]table.Song, 600)
 	for i := range songs {
+		artist := fmt.Sprintf("AR%03d", i/3)
+		if i < 300 { // one partition of 300 rows, past smallFileRows
+			artist = "AR"
+		}
 		songs[i] = table.Song{SongID: fmt.Sprintf("SO%05d", i), Title: fmt.Sprint("title ", i%17), Duration: float64(i) / 3,
-			Year: int32(1990 + i%4), ArtistID: fmt.Sprintf("AR%03d", i/3)}
+			Year: int32(1990 + i%4*min(i/300, 1)), ArtistID: artist}
 	}
 	plays := make([]table.Songplay, 3000)
+	ts := int64(1541030400000)
 	for i := range plays {
-		plays[i] = table.Songplay{SongplayID: int64(i), StartTime: 1541030400000 + int64(i)*3_600_000, UserID: int64(i % 7),
-			Level: "free", Year: 2018, Month: int32(11 + i/1500)}
+		step := int64(3_600_000) // a day of 24 plays
+		if i < 1000 {
+			step = 10_000 // a day of 1,000
+		}
+		ts += step
+		plays[i] = table.Songplay{SongplayID: int64(i), StartTime: ts, UserID: int64(i % 7), Level: "free"}
+		plays[i].Year, plays[i].Month = 2018, int32(time.UnixMilli(ts).UTC().Month())
 		if i%3 == 0 { // optional text, present in some rows only: the wire encoder
 			plays[i].SongID, plays[i].ArtistID = fmt.Sprint("SO", i%50), fmt.Sprint("AR", i%9)
 		}
 	}
-	for _, c := range []struct {
-		name  string
-		write func(st storage.Store, opts Options, split bool) error
-	}{
-		{"songs", func(st storage.Store, opts Options, split bool) error {
-			return writeSplit(st, "songs", songs, (*table.Song).Partition, opts, split)
-		}},
-		{"songplays", func(st storage.Store, opts Options, split bool) error {
-			return writeSplit(st, "songplays", plays, (*table.Songplay).Partition, opts, split)
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			opts := Options{TargetFileSize: 4 << 10, RowGroupRows: 100, Version: "test"}
-			alone, oneWorker := storage.NewMemory(storage.MemoryOptions{}), storage.NewMemory(storage.MemoryOptions{})
-			if err := c.write(alone, opts, true); err != nil {
-				t.Fatal(err)
-			}
-			opts.Parallelism = 1
-			if err := c.write(oneWorker, opts, false); err != nil {
-				t.Fatal(err)
-			}
-			a, b := objects(t, alone), objects(t, oneWorker)
-			if len(a) < 4 || len(a) != len(b) {
-				t.Fatalf("%d files written alone, %d by one worker; want the same, and several", len(a), len(b))
-			}
-			for name, want := range a {
-				if got, ok := b[name]; !ok || !bytes.Equal(got, want) {
-					t.Errorf("%s: %d bytes by one worker, %d alone (present: %v)", name, len(got), len(want), ok)
-				}
-			}
+	for _, parallelism := range []int{1, 0} {
+		t.Run(fmt.Sprint("parallelism ", parallelism), func(t *testing.T) {
+			sameAsAlone(t, "songs", songs, (*table.Song).Partition, parallelism)
+			sameAsAlone(t, "songplays", plays, (*table.Songplay).Partition, parallelism)
 		})
 	}
 }
 
-// writeSplit writes rows as one table; split: with one Table call per partition.
-func writeSplit[T any](st storage.Store, dir string, rows []T, partition func(*T) string, opts Options, split bool) error {
-	if !split {
-		_, err := Table(context.Background(), st, dir, rows, partition, opts)
-		return err
+// sameAsAlone writes rows with Table, a file per partition and file group, and compares each file
+// with its rows written alone by a new encoder.
+func sameAsAlone[T any](t *testing.T, dir string, rows []T, partition func(*T) string, parallelism int) {
+	t.Helper()
+	st := storage.NewMemory(storage.MemoryOptions{})
+	res, err := Table(context.Background(), st, dir, rows, partition, Options{Version: "test", Parallelism: parallelism})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 0; i < len(rows); {
-		j := i
-		for j < len(rows) && partition(&rows[j]) == partition(&rows[i]) {
-			j++
+	got := objects(t, st)
+	want := map[string][]T{}
+	small, big := 0, 0
+	for i := range rows {
+		name := dir + "/" + partition(&rows[i]) + "/part-"
+		if g, ok := any(&rows[i]).(table.Grouped); ok {
+			name += g.FileGroup() + "-"
 		}
-		if _, err := Table(context.Background(), st, dir, rows[i:j], partition, opts); err != nil {
-			return err
-		}
-		i = j
+		want[name+"00000.snappy.parquet"] = append(want[name+"00000.snappy.parquet"], rows[i])
 	}
-	return nil
+	if len(got) != len(want) || res.Files != len(want) {
+		t.Fatalf("%s: %d files, want %d", dir, len(got), len(want))
+	}
+	for name, rs := range want {
+		if len(rs) > smallFileRows {
+			big++
+		} else {
+			small++
+		}
+		var b bytes.Buffer
+		e := newEncoder[T](&b, writerOptions(&parquet.Snappy, "test"))
+		if _, err := e.Write(rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[name], b.Bytes()) {
+			t.Errorf("%s: %d bytes written by Table, %d by a new encoder", name, len(got[name]), b.Len())
+		}
+	}
+	if small < 3 || big < 1 {
+		t.Fatalf("%s: %d small and %d big files; the test wants both", dir, small, big)
+	}
 }
 
 func objects(t *testing.T, st storage.Store) map[string][]byte {

@@ -138,8 +138,8 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 		}
 	}
 	// Units are written in parallel: a table like songs has thousands of small partitions, each
-	// mostly file-system calls. Each worker keeps its write buffer from file to file. Results are kept per unit and summed in order, so the result
-	// does not depend on scheduling.
+	// mostly file-system calls. Each worker keeps its write buffer from file to file. Results are
+	// kept per unit and summed in order, so the result does not depend on scheduling.
 	unitRes := make([]Part, len(units))
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
@@ -182,7 +182,6 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 						return err
 					}
 				}
-				clear(buf) // the rows' strings: not kept alive by an idle worker
 				if err := fw.close(); err != nil {
 					return err
 				}
@@ -254,15 +253,15 @@ func (e *encoderState[T]) start(out io.Writer, rows int) {
 }
 
 // A file of at most smallFileRows rows is written with page buffers of smallPageBufferSize
-// instead of parquet-go's 256 KiB: each column's buffer is allocated at that size, and a songs
-// table of 17,500 one-row files spent 1.9 GB on them, a quarter of a run's allocations. The
-// bytes are the same (TestSmallFilePagesSameBytes): a page is cut when a column's buffered size
-// passes 98 % of the buffer, and a row of these tables buffers at most 25 bytes a column (a
-// 4-byte dictionary index or an 8-byte number, and 9 bytes of nullability bookkeeping), so
-// smallFileRows rows fit in one page either way. The exception is a column whose dictionary
-// passed DictionaryMaxBytes, over 4 KiB of distinct text a row on average: its later pages are
-// PLAIN and buffer the text itself, so they are cut smaller. Such a file is as valid, and as
-// much the same from run to run and engine to engine, as any other.
+// instead of parquet-go's 256 KiB: the buffer of each required column is allocated at that size,
+// and a songs table of 17,500 one-row files spent 1.9 GB on them, a quarter of a run's
+// allocations. The bytes are the same (TestSmallFilePagesSameBytes, and TestOneWorkerSameBytes
+// through Table): a page is cut when a column's buffered size passes 98 % of the buffer, and
+// every column of these tables is a number or dictionary-encoded text (writerOptions), none
+// repeated, so a row buffers at most 13 bytes a column (an 8-byte number or a 4-byte dictionary
+// index, and for an optional column a 4-byte row index and a definition level). smallFileRows
+// rows fit in one page with either buffer. A dictionary that passes DictionaryMaxBytes switches
+// only the pages after the current one to PLAIN, and a file this small has one.
 const (
 	smallFileRows       = 256
 	smallPageBufferSize = 8 << 10
