@@ -187,18 +187,9 @@ func TestFailedRunLeavesTablesIntact(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out := t.TempDir()
-			if _, err := runLocal(t, "testdata/songs", "testdata/logs", out, nil); err != nil {
-				t.Fatal(err)
-			}
-			before := snapshot(t, out, false)
-			_, err := runLocal(t, "testdata/songs", "testdata/logs2", out, func(o *Options) {
+			out := failedRunKeepsTables(t, func(o *Options) {
 				o.Output = &faultyStore{Store: o.Output, fail: tc.fail}
 			})
-			if !errors.Is(err, errInjected) {
-				t.Fatalf("got error %v, want the injected fault", err)
-			}
-			sameSnapshot(t, snapshot(t, out, false), before)
 
 			// The next run cleans up and publishes exactly what a run that never failed would.
 			if _, err := runLocal(t, "testdata/songs", "testdata/logs2", out, nil); err != nil {
@@ -231,12 +222,7 @@ func TestInputFailureLeavesTablesIntact(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out := t.TempDir()
-			if _, err := runLocal(t, "testdata/songs", "testdata/logs", out, nil); err != nil {
-				t.Fatal(err)
-			}
-			before := snapshot(t, out, false)
-			_, err := runLocal(t, "testdata/songs", "testdata/logs2", out, func(o *Options) {
+			failedRunKeepsTables(t, func(o *Options) {
 				if tc.songs != nil {
 					o.Songs.Store = &faultyStore{Store: o.Songs.Store, fail: tc.songs}
 				}
@@ -244,12 +230,25 @@ func TestInputFailureLeavesTablesIntact(t *testing.T) {
 					o.Logs.Store = &faultyStore{Store: o.Logs.Store, fail: tc.logs}
 				}
 			})
-			if !errors.Is(err, errInjected) {
-				t.Fatalf("got error %v, want the injected fault", err)
-			}
-			sameSnapshot(t, snapshot(t, out, false), before)
 		})
 	}
+}
+
+// failedRunKeepsTables publishes the tables of testdata/logs into a new folder, then runs on
+// testdata/logs2 with faults that mutate sets up: the run must fail with the injected fault and
+// leave the folder as it was. It returns the folder.
+func failedRunKeepsTables(t *testing.T, mutate func(*Options)) string {
+	t.Helper()
+	out := t.TempDir()
+	if _, err := runLocal(t, "testdata/songs", "testdata/logs", out, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, out, false)
+	if _, err := runLocal(t, "testdata/songs", "testdata/logs2", out, mutate); !errors.Is(err, errInjected) {
+		t.Fatalf("got error %v, want the injected fault", err)
+	}
+	sameSnapshot(t, snapshot(t, out, false), before)
+	return out
 }
 
 // TestInterruptedPublishRollsForward fails a run after its commit point: the next run must finish
