@@ -80,13 +80,19 @@ func main() {
 type result struct {
 	name  string
 	times []time.Duration
-	rss   int64 // KiB, max over runs
-	err   error // the run failed: how (the engines' failures are results too, at L)
+	cpu   []time.Duration // user + system time of each run: steadier than wall time on a shared machine
+	rss   int64           // KiB, max over runs
+	err   error           // the run failed: how (the engines' failures are results too, at L)
 	out   string
 }
 
-func (r result) median() time.Duration {
-	s := slices.Clone(r.times)
+func (r result) median() time.Duration { return median(r.times) }
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
 }
@@ -166,6 +172,7 @@ func run(sizeName string, runs int, root string, limits []string) error {
 				err := cmd.Run()
 				if cmd.ProcessState != nil {
 					rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+					r.cpu = append(r.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 				}
 				if err != nil {
 					r.err = fmt.Errorf("run %d failed after %.1f s at %d MiB peak RSS: %w", i+1, time.Since(start).Seconds(), rss>>10, err)
@@ -186,8 +193,8 @@ func run(sizeName string, runs int, root string, limits []string) error {
 		duck = duckRes.median()
 	}
 	fmt.Printf("\n### Size %s: %d songs, %d events, %.0f MiB of input, %d runs (median)\n\n", sizeName, sz.songs, sz.events, float64(inputBytes)/(1<<20), runs)
-	fmt.Println("| engine | wall time | input MB/s | peak RSS | time / DuckDB's | ns per event |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| engine | wall time | input MB/s | peak RSS | time / DuckDB's | ns per event | CPU (user + sys) | CPU / DuckDB's |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		if r.err != nil {
 			fmt.Printf("| %s | failed: %v | | | | |\n", r.name, r.err)
@@ -202,8 +209,15 @@ func run(sizeName string, runs int, root string, limits []string) error {
 		if duck > 0 {
 			ratio = fmt.Sprintf("%.2f", m.Seconds()/duck.Seconds())
 		}
-		fmt.Printf("| %s | %.2f s | %.0f | %s | %s | %.0f |\n", r.name, m.Seconds(), float64(inputBytes)/m.Seconds()/1e6, rss,
-			ratio, float64(m.Nanoseconds())/float64(sz.events))
+		cpu, cpuRatio := "—", "—"
+		if c := median(r.cpu); c > 0 {
+			cpu = fmt.Sprintf("%.2f s", c.Seconds())
+			if dc := median(duckRes.cpu); dc > 0 && duckRes.err == nil {
+				cpuRatio = fmt.Sprintf("%.2f", c.Seconds()/dc.Seconds())
+			}
+		}
+		fmt.Printf("| %s | %.2f s | %.0f | %s | %s | %.0f | %s | %s |\n", r.name, m.Seconds(), float64(inputBytes)/m.Seconds()/1e6, rss,
+			ratio, float64(m.Nanoseconds())/float64(sz.events), cpu, cpuRatio)
 	}
 	for _, r := range results {
 		if !strings.HasPrefix(r.name, "sparkify") || r.err != nil || duckRes.err != nil {
