@@ -81,6 +81,7 @@ type result struct {
 	name  string
 	times []time.Duration
 	cpu   []time.Duration // user + system time of each run: steadier than wall time on a shared machine
+	sys   []time.Duration // the system time of each run
 	rss   int64           // KiB, max over runs
 	err   error           // the run failed: how (the engines' failures are results too, at L)
 	out   string
@@ -173,6 +174,7 @@ func run(sizeName string, runs int, root string, limits []string) error {
 				if cmd.ProcessState != nil {
 					rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 					r.cpu = append(r.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+					r.sys = append(r.sys, cmd.ProcessState.SystemTime())
 				}
 				if err != nil {
 					r.err = fmt.Errorf("run %d failed after %.1f s at %d MiB peak RSS: %w", i+1, time.Since(start).Seconds(), rss>>10, err)
@@ -211,7 +213,7 @@ func run(sizeName string, runs int, root string, limits []string) error {
 		}
 		cpu, cpuRatio := "—", "—"
 		if c := median(r.cpu); c > 0 {
-			cpu = fmt.Sprintf("%.2f s", c.Seconds())
+			cpu = fmt.Sprintf("%.2f s (system %.2f s)", c.Seconds(), median(r.sys).Seconds())
 			if dc := median(duckRes.cpu); dc > 0 && duckRes.err == nil {
 				cpuRatio = fmt.Sprintf("%.2f", c.Seconds()/dc.Seconds())
 			}
