@@ -354,8 +354,12 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 		func(k *transform.EventKey) transform.EventKey { return *k }); err != nil {
 		return 0, 0, err
 	}
+	// The winners in the order of the partition's bytes, not the map's: read in order, their
+	// records come from the cache instead of memory. (The order of a day's plays does not matter:
+	// writeDay sorts them.)
+	offsets := slices.Sorted(maps.Values(winners))
 	bufs := map[int64][]byte{}
-	for _, at := range winners {
+	for _, at := range offsets {
 		rec, _, _ := spill.Next(data[at:])
 		_, _, _ = spill.View(rec, &e)
 		var songID, artistID string
