@@ -80,7 +80,7 @@ func main() {
 type result struct {
 	name  string
 	times []time.Duration
-	cpu   []time.Duration // user + system time of each run: steadier than wall time on a shared machine
+	cpu   []time.Duration // user + system time of each run: the work, apart from how well the cores are used
 	sys   []time.Duration // the system time of each run
 	rss   int64           // KiB, max over runs
 	err   error           // the run failed: how (the engines' failures are results too, at L)
