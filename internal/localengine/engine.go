@@ -74,9 +74,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 		return nil, err
 	}
 	// The staging is written, and the songs read, by goroutines of writes: a failed run stops
-	// them, and waits for them before End removes the staging.
+	// them (stopWrites cancels their context), and waits for them before End removes the staging.
 	var writes *errgroup.Group
-	stopWrites := func(error) {}
+	wparent, stopWrites := context.WithCancelCause(ctx)
 	defer func() {
 		if err != nil && writes != nil {
 			stopWrites(err)
@@ -115,8 +115,6 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	// The songs and artists tables need nothing from the events: they are staged as soon as the
 	// catalog is read, so that their thousands of partition files overlap with the events too.
 	var wctx context.Context
-	wparent, cancel := context.WithCancelCause(ctx)
-	stopWrites = cancel
 	writes, wctx = errgroup.WithContext(wparent)
 	var staged stagedTables
 	var (

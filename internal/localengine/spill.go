@@ -130,8 +130,8 @@ func (s *spiller) partOf(e *record.Event) int {
 func (s *spiller) write(plays []*record.Event) error {
 	bp, _ := s.bufs.Get().(*[][]byte)
 	if bp == nil {
-		bp = &[][]byte{}
-		*bp = make([][]byte, len(s.parts))
+		b := make([][]byte, len(s.parts))
+		bp = &b
 	}
 	bufs := *bp
 	defer func() {

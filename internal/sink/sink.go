@@ -226,7 +226,7 @@ type fileWriter[T any] struct {
 // encoderState is what a worker of Table keeps from file to file: its write buffer. The Parquet
 // encoder is new for each file: parquet-go's Reset, which would keep its column buffers too,
 // clears path_in_schema in every later file's metadata (parquet-go issue #602, v0.32.0; caught
-// by TestReusedEncoderSameBytes), a file Athena and Spark refuse.
+// by TestOneWorkerSameBytes), a file Athena and Spark refuse.
 type encoderState[T any] struct {
 	codec   compress.Codec
 	version string
