@@ -121,15 +121,23 @@ func checkUniqueIDs[T any](plays []T, id func(*T) int64, key func(*T) transform.
 	slices.Sort(ids)
 	for i := 1; i < len(ids); i++ {
 		if ids[i] == ids[i-1] {
-			var keys []string
+			var keys []transform.EventKey
 			for j := range plays {
 				if id(&plays[j]) == ids[i] {
-					k := key(&plays[j])
-					keys = append(keys, fmt.Sprintf("(user %d, session %d, item %d)", k.UserID, k.SessionID, k.ItemInSession))
+					keys = append(keys, key(&plays[j]))
 				}
 			}
-			return fmt.Errorf("%w: %d for %s", run.ErrDuplicateID, ids[i], strings.Join(keys, " and "))
+			return duplicateIDError(ids[i], keys)
 		}
 	}
 	return nil
+}
+
+// duplicateIDError reports plays of different keys that share the songplay_id id.
+func duplicateIDError(id int64, keys []transform.EventKey) error {
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = fmt.Sprintf("(user %d, session %d, item %d)", k.UserID, k.SessionID, k.ItemInSession)
+	}
+	return fmt.Errorf("%w: %d for %s", run.ErrDuplicateID, id, strings.Join(s, " and "))
 }

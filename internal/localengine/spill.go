@@ -1,6 +1,7 @@
 package localengine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -313,8 +314,10 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 
 // mergePart is pass 2 for one partition: it deduplicates the partition's plays, checks their ids,
 // matches them and sends each to its day's file. It returns the plays kept and matched. The
-// partition is read as one block and its plays are decoded in place (spill.View): the index of
-// the winners holds offsets, so nothing here is a pointer for the collector to trace.
+// partition is read as one block; its plays are sorted as small entries (mergeEntry) that hold
+// their offsets in it, so nothing here is a pointer for the collector to trace. Sorting replaced
+// a map from key to winner: at M the map's lookups and its iteration cost more than the rest
+// of the merge, where a sort of a partition's entries takes a fraction of a second.
 func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catalog, days *dayFiles) (kept, matched int64, err error) {
 	data, err := part.ReadAll()
 	if err != nil {
@@ -322,10 +325,7 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 	}
 	_ = part.Remove() // read: its disk space is needed for the day files
 	damaged := func(err error) error { return fmt.Errorf("%s: %w", part.Name(), err) }
-	// Offset in data of the kept play; sized for the partition's plays, so that it is not
-	// rehashed as it grows.
-	winners := make(map[transform.EventKey]int, len(data)/max(recordSize, 1))
-	var e, prev record.Event
+	entries := make([]mergeEntry, 0, len(data)/max(recordSize, 1)+1)
 	for off, n := 0, 0; off < len(data); n++ {
 		if n%(1<<16) == 0 && ctx.Err() != nil {
 			return 0, 0, context.Cause(ctx)
@@ -334,34 +334,87 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 		if err != nil {
 			return 0, 0, damaged(err)
 		}
+		// The head is enough to choose the winners; each winner is decoded, and checked, in full
+		// below. A loser whose head decodes but whose text is damaged is dropped unread, and it
+		// never makes a row.
+		h, err := spill.ViewHead(rec)
+		if err != nil {
+			return 0, 0, damaged(err)
+		}
+		k := transform.EventKey{UserID: h.UserID, SessionID: h.SessionID, ItemInSession: h.ItemInSession}
+		entries = append(entries, mergeEntry{id: transform.SongplayID(k), key: k, ts: h.TS, off: off})
+		off = len(data) - len(rest)
+	}
+	if ctx.Err() != nil {
+		return 0, 0, context.Cause(ctx)
+	}
+	slices.SortFunc(entries, compareMergeEntries)
+
+	// The copies of a play are side by side, the earliest first; copies with the same earliest
+	// time are told apart by their source, which only their text holds.
+	view := func(at int, e *record.Event) error {
+		rec, _, _ := spill.Next(data[at:]) // it split before
+		_, _, err := spill.View(rec, e)
+		if err != nil {
+			return damaged(err)
+		}
+		return nil
+	}
+	var e, other record.Event
+	winners := entries[:0] // in place: a group's winner goes at or before the group's start
+	for i := 0; i < len(entries); {
+		w := entries[i]
+		j := i + 1
+		for j < len(entries) && entries[j].key == w.key {
+			j++
+		}
+		if j > i+1 && entries[i+1].ts == w.ts {
+			if err := view(w.off, &e); err != nil {
+				return 0, 0, err
+			}
+			for c := i + 1; c < j && entries[c].ts == w.ts; c++ {
+				if err := view(entries[c].off, &other); err != nil {
+					return 0, 0, err
+				}
+				if transform.EarlierEventOf(&e, &other) == &other {
+					w, e = entries[c], other
+				}
+			}
+		}
+		winners = append(winners, w)
+		i = j
+	}
+	// Plays of different keys with the same id are side by side too.
+	for i := 1; i < len(winners); i++ {
+		if id := winners[i].id; id == winners[i-1].id {
+			var keys []transform.EventKey
+			for _, w := range winners[i-1:] {
+				if w.id != id {
+					break
+				}
+				keys = append(keys, w.key)
+			}
+			return 0, 0, duplicateIDError(id, keys)
+		}
+	}
+	// The winners in the order of the partition's bytes: read in order, their records come from
+	// the cache instead of memory. (The order of a day's plays does not matter: writeDay sorts
+	// them.)
+	offsets := make([]int, len(winners))
+	for i, w := range winners {
+		offsets[i] = w.off
+	}
+	entries, winners = nil, nil
+	slices.Sort(offsets)
+	bufs := map[int64][]byte{}
+	for n, at := range offsets {
+		if n%(1<<16) == 0 && ctx.Err() != nil {
+			return 0, 0, context.Cause(ctx)
+		}
+		rec, _, _ := spill.Next(data[at:])
 		if _, _, err := spill.View(rec, &e); err != nil {
 			return 0, 0, damaged(err)
 		}
-		k := transform.KeyOf(&e)
-		if at, ok := winners[k]; !ok {
-			winners[k] = off
-		} else {
-			prevRec, _, _ := spill.Next(data[at:])
-			_, _, _ = spill.View(prevRec, &prev) // it decoded before
-			if transform.EarlierEventOf(&prev, &e) == &e {
-				winners[k] = off
-			}
-		}
-		off = len(data) - len(rest)
-	}
-	keys := slices.Collect(maps.Keys(winners))
-	if err := checkUniqueIDs(keys, func(k *transform.EventKey) int64 { return transform.SongplayID(*k) },
-		func(k *transform.EventKey) transform.EventKey { return *k }); err != nil {
-		return 0, 0, err
-	}
-	// The winners in the order of the partition's bytes, not the map's: read in order, their
-	// records come from the cache instead of memory. (The order of a day's plays does not matter:
-	// writeDay sorts them.)
-	offsets := slices.Sorted(maps.Values(winners))
-	bufs := map[int64][]byte{}
-	for _, at := range offsets {
-		rec, _, _ := spill.Next(data[at:])
-		_, _, _ = spill.View(rec, &e)
 		var songID, artistID string
 		if m, ok := transform.MatchSong(&e, cat.candidates[transform.EventMatchKey(&e)]); ok {
 			songID, artistID = m.SongID, m.ArtistID
@@ -383,7 +436,33 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 			}
 		}
 	}
-	return int64(len(winners)), matched, nil
+	return int64(len(offsets)), matched, nil
+}
+
+// mergeEntry is a spilled play as mergePart sorts it (compareMergeEntries): by songplay_id, so
+// that plays whose ids collide meet, then by key, so that a play's copies meet, then by start
+// time, the earliest first.
+type mergeEntry struct {
+	id  int64
+	key transform.EventKey
+	ts  int64
+	off int // of the play's record in the partition's data
+}
+
+func compareMergeEntries(a, b mergeEntry) int {
+	switch {
+	case a.id != b.id:
+		return cmp.Compare(a.id, b.id)
+	case a.key.UserID != b.key.UserID:
+		return cmp.Compare(a.key.UserID, b.key.UserID)
+	case a.key.SessionID != b.key.SessionID:
+		return cmp.Compare(a.key.SessionID, b.key.SessionID)
+	case a.key.ItemInSession != b.key.ItemInSession:
+		return cmp.Compare(a.key.ItemInSession, b.key.ItemInSession)
+	case a.ts != b.ts:
+		return cmp.Compare(a.ts, b.ts)
+	}
+	return cmp.Compare(a.off, b.off)
 }
 
 // dayBufSize is how much of a day's plays mergePart gathers before it writes them to the day's

@@ -210,6 +210,25 @@ func View(rec []byte, e *record.Event) (songID, artistID string, err error) {
 	return strs[6], strs[7], nil
 }
 
+// Head is the front of a play record: its deduplication key and start time, all a merge needs to
+// choose a play's winner without decoding its text.
+type Head struct {
+	TS, SessionID int64
+	ItemInSession int32
+	UserID        int64
+}
+
+// ViewHead decodes the head of the play rec. Only the head is checked: a record whose head
+// decodes but whose rest is damaged fails in View, which every play that is kept goes through.
+func ViewHead(rec []byte) (Head, error) {
+	d := decoder{b: rec[min(4, len(rec)):]}
+	h := Head{TS: d.varint(), SessionID: d.varint(), ItemInSession: int32(d.varint()), UserID: d.varint()}
+	if d.bad || len(rec) < 4 {
+		return Head{}, fmt.Errorf("%w: a record that does not decode", ErrDamaged)
+	}
+	return h, nil
+}
+
 // AppendMatched appends to b the play rec, a record of AppendPlay without a match, with the
 // match songID and artistID: the bytes of the play are copied, not decoded again.
 func AppendMatched(b, rec []byte, songID, artistID string) []byte {

@@ -77,6 +77,13 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := plays[n%len(plays)]
+		h, err := ViewHead(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wh := (Head{TS: want.e.TS, SessionID: want.e.SessionID, ItemInSession: want.e.ItemInSession, UserID: want.e.UserID}); h != wh {
+			t.Fatalf("play %d: head %+v, want %+v", n, h, wh)
+		}
 		// Float -0 compares equal to 0: compare its bits.
 		if e != want.e || math.Float64bits(e.Length) != math.Float64bits(want.e.Length) || songID != want.songID || artistID != want.artistID {
 			t.Fatalf("play %d: got %+v %q %q, want %+v %q %q", n, e, songID, artistID, want.e, want.songID, want.artistID)
@@ -142,6 +149,31 @@ func readAll(data []byte) error {
 		data = rest
 	}
 	return nil
+}
+
+func TestHeadDamaged(t *testing.T) {
+	rec := AppendPlay(nil, &plays[0].e, "", "")
+	for _, tc := range []struct {
+		name string
+		rec  []byte
+	}{
+		{"no length", rec[:3]},
+		{"no fields", rec[:4]},
+		{"a number cut short", append(bytes.Clone(rec[:4]), 0xff, 0xff)},
+		{"three numbers of four", func() []byte {
+			b := bytes.Clone(rec[:4])
+			for range 3 {
+				b = append(b, 2)
+			}
+			return b
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ViewHead(tc.rec); !errors.Is(err, ErrDamaged) {
+				t.Fatalf("got %v, want a damaged-record error", err)
+			}
+		})
+	}
 }
 
 func TestAppendMatched(t *testing.T) {
