@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/sparkify/lake/internal/record"
 	"github.com/valyala/fastjson"
@@ -191,15 +192,16 @@ func eventFields(o fields, e *record.Event, maxTS int64) *problem {
 	} else if !ok {
 		return &problem{reason: record.ReasonMissingField, field: "page"}
 	}
-	uid, ok, p := text(o, "userId")
+	uid, ok, p := textBytes(o, "userId")
 	if p != nil {
 		return p
 	}
 	if !ok {
 		return &problem{reason: record.ReasonMissingField, field: "userId"}
 	}
-	if uid != "" {
-		n, err := strconv.ParseInt(uid, 10, 64)
+	if len(uid) > 0 {
+		// A view, not a copy: the number is all that is kept.
+		n, err := strconv.ParseInt(unsafe.String(&uid[0], len(uid)), 10, 64)
 		if err != nil {
 			return &problem{reason: record.ReasonWrongType, field: "userId", detail: "not an integer"}
 		}
@@ -218,7 +220,7 @@ func eventFields(o fields, e *record.Event, maxTS int64) *problem {
 		}
 	}
 	for _, name := range eventText {
-		if _, p = optionalText(o, name); p != nil {
+		if _, _, p = textBytes(o, name); p != nil {
 			return p
 		}
 	}
@@ -248,18 +250,27 @@ func emptyOrMissing(o fields, name string) *problem {
 
 // text returns a string field. ok is false when the field is absent or null.
 func text(o fields, name string) (s string, ok bool, p *problem) {
-	v := o.get(name)
-	if v.kind == kindAbsent || v.kind == kindNull {
-		return "", false, nil
-	}
-	if v.kind != kindString {
-		return "", false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a string, got " + v.kind.String()}
-	}
-	b := v.raw
-	if !utf8.Valid(b) {
-		return "", false, utf8Problem(name, b)
+	b, ok, p := textBytes(o, name)
+	if !ok || p != nil {
+		return "", ok, p
 	}
 	return o.str(b), true, nil
+}
+
+// textBytes is text for a field that is only checked, or parsed, and not kept: its bytes, valid
+// UTF-8, without the cost of making them a string. They belong to o's line.
+func textBytes(o fields, name string) (b []byte, ok bool, p *problem) {
+	v := o.get(name)
+	if v.kind == kindAbsent || v.kind == kindNull {
+		return nil, false, nil
+	}
+	if v.kind != kindString {
+		return nil, false, &problem{reason: record.ReasonWrongType, field: name, detail: "want a string, got " + v.kind.String()}
+	}
+	if !utf8.Valid(v.raw) {
+		return nil, false, utf8Problem(name, v.raw)
+	}
+	return v.raw, true, nil
 }
 
 func requiredText(o fields, name string) (string, *problem) {
