@@ -91,12 +91,14 @@ func (f *faultyStore) RemoveAll(ctx context.Context, prefix string) error {
 	return f.Store.RemoveAll(ctx, prefix)
 }
 
-// Features forwards the inner store's, with Move through the fault check.
+// Features forwards the inner store's, with Move through the fault check, and writes through
+// Create and its checks.
 func (f *faultyStore) Features() storage.Features {
 	feat := f.Store.Features()
 	if feat.Move != nil {
 		feat.Move = f.Move
 	}
+	feat.CreateDirect = nil
 	return feat
 }
 

@@ -45,6 +45,7 @@ func (p *pausingStore) Create(ctx context.Context, name string) (storage.Writer,
 
 func (p *pausingStore) Features() storage.Features {
 	f := p.Store.Features()
+	f.CreateDirect = nil // writes go through Create, which pauses
 	if f.Conditional != nil {
 		f.Conditional = pausingConditional{p, f.Conditional}
 	}

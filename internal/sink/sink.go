@@ -85,7 +85,8 @@ type Part struct {
 // Table writes rows, already in their final order, under dir: one folder per partition (as
 // returned by partition, "" for none) and files named part-NNNNN<.codec>.parquet within it — or,
 // for rows that are table.Grouped, part-<group>-NNNNN<.codec>.parquet, the files of each group
-// apart.
+// apart. dir is a run's staging, which no reader sees until the run commits it: files are
+// written under their own names where the store can (storage.Features.CreateDirect).
 func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, partition func(*T) string, opts Options) (Result, error) {
 	res := Result{Table: dir}
 	codec, ext, err := opts.codec()
@@ -141,6 +142,10 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	// mostly file-system calls. Each worker keeps its write buffer from file to file. Results are
 	// kept per unit and summed in order, so the result does not depend on scheduling.
 	unitRes := make([]Part, len(units))
+	create := st.Create
+	if direct := st.Features().CreateDirect; direct != nil {
+		create = direct // dir is a staging: no temporary names (see above)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
 	for range min(max(parallelism, 1), max(len(units), 1)) {
@@ -167,7 +172,7 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 					prefix += u.group + "-"
 				}
 				idx := groups[u]
-				fw := fileWriter[T]{st: st, folder: folder, prefix: prefix, ext: ext + ".parquet", opts: opts, enc: enc, res: &unitRes[ui], rows: len(idx)}
+				fw := fileWriter[T]{st: st, create: create, folder: folder, prefix: prefix, ext: ext + ".parquet", opts: opts, enc: enc, res: &unitRes[ui], rows: len(idx)}
 				for start := 0; start < max(len(idx), 1); start += opts.RowGroupRows {
 					if gctx.Err() != nil {
 						fw.abort()
@@ -210,6 +215,7 @@ const bigUnitRows = 20_000
 // past the target size.
 type fileWriter[T any] struct {
 	st     storage.Store
+	create func(ctx context.Context, name string) (storage.Writer, error) // st's
 	folder string
 	ext    string
 	opts   Options
@@ -271,7 +277,7 @@ func (f *fileWriter[T]) write(ctx context.Context, rows []T) error {
 	if f.out == nil {
 		f.name = fmt.Sprintf("%s/%s%05d%s", f.folder, f.prefix, f.n, f.ext)
 		f.n++
-		out, err := f.st.Create(ctx, f.name)
+		out, err := f.create(ctx, f.name)
 		if err != nil {
 			return err
 		}

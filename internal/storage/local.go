@@ -223,6 +223,23 @@ func (l *Local) Create(_ context.Context, name string) (Writer, error) {
 	return &localWriter{f: f, dst: p}, nil
 }
 
+// createDirect is Features().CreateDirect: the file is created under its own name. One that
+// exists is replaced (truncated): a staging's names are the run's own.
+func (l *Local) createDirect(_ context.Context, name string) (Writer, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := mkdir(filepath.Dir(p)); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return nil, &fs.PathError{Op: "write", Path: p, Err: cause(err)}
+	}
+	return &localWriter{f: f, dst: p, direct: true}, nil
+}
+
 // mkdir makes dir and its parents. Writers mostly create a file in a new folder whose parent
 // exists (a partition) or in an existing folder: one mkdir call answers both, where MkdirAll
 // would stat the folder and its parent first. Folders are made 0777 and files 0666, less the
@@ -237,9 +254,10 @@ func mkdir(dir string) error {
 }
 
 type localWriter struct {
-	f    *os.File
-	dst  string
-	done bool
+	f      *os.File
+	dst    string
+	direct bool // f is dst itself, not a temporary file to rename (createDirect)
+	done   bool
 }
 
 // Write writes to the temporary file; an error names the object, not the temporary file
@@ -260,7 +278,7 @@ func (w *localWriter) Close() error {
 	// No fsync per file: a run writes thousands of them and each would wait for the disk. The
 	// commit syncs the whole file system once, before its marker makes the files count (Sync).
 	err := w.f.Close()
-	if err == nil {
+	if err == nil && !w.direct {
 		err = os.Rename(w.f.Name(), w.dst)
 	}
 	if err != nil {

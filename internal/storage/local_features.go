@@ -12,7 +12,7 @@ import (
 // Features implements Store: a local folder renames a file or a folder atomically, is durable
 // once synced, and writes conditionally (see localConditional) where the system has flock(2).
 func (l *Local) Features() Features {
-	return Features{Move: l.Move, Sync: l.Sync, Conditional: l.conditional()}
+	return Features{Move: l.Move, Sync: l.Sync, Conditional: l.conditional(), CreateDirect: l.createDirect}
 }
 
 // createTemp creates a new, empty temporary file beside dst, where it can be renamed to dst.

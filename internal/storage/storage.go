@@ -86,6 +86,15 @@ type Features struct {
 	// cheaper than a sync per object. Nil if writes are durable at Close.
 	Sync func(ctx context.Context) error
 
+	// CreateDirect is Create without the temporary name: the object is written under its name
+	// from the start, so while it is written a reader sees it incomplete, and a process that dies
+	// leaves part of it. It is for a folder that no reader looks at until every object in it is
+	// complete: a run's staging, which the commit checks before it publishes it. On a local disk
+	// it saves a rename (and the stat before it) per object, a few percent of a run that writes
+	// the songs table's thousands of files. Nil where Create is as cheap (an object store's PUT
+	// appears whole). Wrappers that watch Create must wrap it, or set it to nil.
+	CreateDirect func(ctx context.Context, name string) (Writer, error)
+
 	// CopyObject copies one object without moving its bytes through this machine (S3's
 	// server-side copy). Nil if the store has none; storage.Copy then reads and writes.
 	CopyObject func(ctx context.Context, from, to string) error

@@ -94,6 +94,40 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			t.Errorf("after Abort: got objects %v, want [x]", got)
 		}
 	})
+	t.Run("direct create writes under the name, replaces, and aborts to nothing", func(t *testing.T) {
+		st := newStore(t)
+		create := st.Features().CreateDirect
+		if create == nil {
+			t.Skip("the store has no CreateDirect")
+		}
+		put(t, st, "d/x", "old")
+		for _, name := range []string{"d/x", "d/new/y"} {
+			w, err := create(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write([]byte("new")); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := storage.ReadFile(ctx, st, name); err != nil || string(got) != "new" {
+				t.Errorf("%s: got %q, %v; want new", name, got, err)
+			}
+		}
+		w, err := create(ctx, "d/z")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("part"))
+		if err := w.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if got := names(t, st, "d"); !slices.Equal(got, []string{"d/new/y", "d/x"}) {
+			t.Errorf("after Abort: got objects %v, want [d/new/y d/x]: no temporary file, nothing aborted", got)
+		}
+	})
 	t.Run("missing object is fs.ErrNotExist", func(t *testing.T) {
 		st := newStore(t)
 		if _, err := st.Open(ctx, "nope"); !errors.Is(err, fs.ErrNotExist) {
