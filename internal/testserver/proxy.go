@@ -23,6 +23,7 @@ type Proxy struct {
 
 	name   string
 	client *http.Client
+	proc   *process
 }
 
 const proxyName = "sparkify"
@@ -45,7 +46,7 @@ const (
 func StartProxy(t testing.TB, upstream string) *Proxy {
 	t.Helper()
 	bin := toxiproxyBinary.require(t)
-	_, addr := startServer(t, serverSpec{
+	proc, addr := startServer(t, serverSpec{
 		name: "toxiproxy",
 		bin:  bin,
 		args: func(port int) []string {
@@ -59,6 +60,7 @@ func StartProxy(t testing.TB, upstream string) *Proxy {
 		API:      "http://" + addr,
 		name:     proxyName,
 		client:   &http.Client{Timeout: 10 * time.Second},
+		proc:     proc,
 	}
 	var created struct {
 		Listen string `json:"listen"`
@@ -77,6 +79,15 @@ func StartProxy(t testing.TB, upstream string) *Proxy {
 	p.Addr = created.Listen
 	return p
 }
+
+// CPUSeconds is the user plus system CPU time, in seconds, the toxiproxy process has used
+// since it started. Read before and after a measured run, it tells the proxy's share of the CPU
+// from the pipeline's when both run on the same machine (and so compete for its cores).
+//
+// It reads /proc and so works on Linux only; elsewhere, or for a Proxy not made by StartProxy,
+// it returns an error. It takes no testing.TB, so that a benchmark can carry on without the
+// figure.
+func (p *Proxy) CPUSeconds() (float64, error) { return p.proc.cpuSeconds() }
 
 // URL is "http://" + Addr.
 func (p *Proxy) URL() string { return "http://" + p.Addr }

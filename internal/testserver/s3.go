@@ -34,6 +34,8 @@ type S3 struct {
 	SecretKey string
 	Region    string // "us-east-1"
 	Dir       string // the posix backend folder: one sub-folder per bucket
+
+	proc *process
 }
 
 // StartS3 starts versitygw with its posix backend in t.TempDir() on a free
@@ -55,7 +57,7 @@ func StartS3(t testing.TB) *S3 {
 	t.Helper()
 	bin := versitygwBinary.require(t)
 	dir := t.TempDir() // before startServer: cleanups run LIFO, the server stops first
-	_, addr := startServer(t, serverSpec{
+	proc, addr := startServer(t, serverSpec{
 		name: "versitygw",
 		bin:  bin,
 		args: func(port int) []string {
@@ -77,8 +79,18 @@ func StartS3(t testing.TB) *S3 {
 		SecretKey: s3SecretKey,
 		Region:    s3Region,
 		Dir:       dir,
+		proc:      proc,
 	}
 }
+
+// CPUSeconds is the user plus system CPU time, in seconds, the gateway process has used since
+// it started. Read before and after a measured run, it tells the gateway's share of the CPU
+// from the pipeline's when both run on the same machine (and so compete for its cores).
+//
+// It reads /proc and so works on Linux only; elsewhere, or for an S3 not made by StartS3, it
+// returns an error. It takes no testing.TB, so that a benchmark can carry on without the
+// figure.
+func (s *S3) CPUSeconds() (float64, error) { return s.proc.cpuSeconds() }
 
 // versitygwEnv is the current environment without variables versitygw reads
 // as defaults for its flags.

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -162,6 +164,61 @@ func TestS3AndProxy(t *testing.T) {
 		p.Enable(t)
 		if resp, _ := get(t, c, p.URL()+"/"); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("after Enable: %s", resp.Status)
+		}
+	})
+}
+
+func TestCPUSeconds(t *testing.T) {
+	if _, err := (&S3{}).CPUSeconds(); err == nil {
+		t.Error("CPUSeconds of an S3 not started by StartS3: no error")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("CPUSeconds reads /proc: Linux only")
+	}
+	s3 := StartS3(t)
+	const bucket = "cpu-test"
+	s3.CreateBucket(t, bucket)
+	c := newClient(5 * time.Second)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 16384) // 256 KiB
+
+	// check reads cpu, runs work, and reads it again.
+	check := func(name string, cpu func() (float64, error), work func()) {
+		t.Helper()
+		before, err := cpu()
+		if err != nil {
+			t.Fatalf("%s: CPUSeconds: %v", name, err)
+		}
+		if before < 0 {
+			t.Fatalf("%s: CPUSeconds = %v, want >= 0", name, before)
+		}
+		work()
+		after, err := cpu()
+		if err != nil {
+			t.Fatalf("%s: CPUSeconds after requests: %v", name, err)
+		}
+		if after < before {
+			t.Fatalf("%s: CPUSeconds went down from %v to %v", name, before, after)
+		}
+		t.Logf("%s: %.2f s of CPU, %.2f s after the requests", name, before, after)
+	}
+
+	check("versitygw", s3.CPUSeconds, func() {
+		for i := range 10 {
+			u := fmt.Sprintf("%s/%s/obj-%d", s3.Endpoint, bucket, i)
+			if resp, body := do(t, c, signed(t, s3, http.MethodPut, u, payload)); resp.StatusCode != http.StatusOK {
+				t.Fatalf("PUT %s: %s %s", u, resp.Status, body)
+			}
+		}
+	})
+
+	p := StartProxy(t, s3.Addr())
+	check("toxiproxy", p.CPUSeconds, func() {
+		for i := range 10 {
+			req := signed(t, s3, http.MethodGet, fmt.Sprintf("%s/%s/obj-%d", p.URL(), bucket, i), nil)
+			req.Host = s3.Addr() // the signature covers the gateway's host
+			if resp, body := do(t, c, req); resp.StatusCode != http.StatusOK || len(body) != len(payload) {
+				t.Fatalf("GET %s through the proxy: %s, %d bytes", req.URL, resp.Status, len(body))
+			}
 		}
 	})
 }
