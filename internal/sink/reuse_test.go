@@ -14,6 +14,7 @@ import (
 
 	"github.com/sparkify/lake/internal/storage"
 	"github.com/sparkify/lake/internal/table"
+	"github.com/sparkify/lake/internal/table/wire"
 )
 
 // TestOneWorkerSameBytes: a worker of Table writes file after file through one buffer, files of
@@ -182,5 +183,45 @@ func samePages[T any](t *testing.T, n int, rows []T) {
 	}
 	if a, b := encode(false), encode(true); !bytes.Equal(a, b) {
 		t.Errorf("%T, %d rows: %d bytes with default page buffers, %d with small ones", rows[0], n, len(a), len(b))
+	}
+}
+
+// TestWireChunksSameBytes: the wire encoder converts and writes a row group wireChunk rows at a
+// time; the file must be what parquet-go writes for all the wire rows in one call.
+func TestWireChunksSameBytes(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, wireChunk - 1, wireChunk, wireChunk + 1, 3*wireChunk + 17} {
+		plays := make([]table.Songplay, n)
+		for i := range plays {
+			plays[i] = table.Songplay{SongplayID: int64(i), StartTime: 1541030400000 + int64(i)*1000, UserID: int64(i % 11), Level: "paid",
+				SessionID: int64(i / 7), Location: fmt.Sprint("town ", i%13), UserAgent: strings.Repeat("a", i%5)}
+			if i%4 != 0 {
+				plays[i].SongID, plays[i].ArtistID = fmt.Sprint("SO", i%300), fmt.Sprint("AR", i%40)
+			}
+		}
+		opts := writerOptions(&parquet.Snappy, "test")
+		var got bytes.Buffer
+		e := newEncoder[table.Songplay](&got, opts)
+		if _, err := e.Write(plays); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		w := parquet.NewGenericWriter[wire.Songplay](&want, opts...)
+		rows := make([]wire.Songplay, n)
+		for i := range plays {
+			rows[i] = wire.FromSongplay(&plays[i])
+		}
+		if _, err := w.Write(rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%d rows: %d bytes in chunks, %d in one call", n, got.Len(), want.Len())
+		}
 	}
 }
