@@ -207,15 +207,12 @@ func eventFields(o fields, e *record.Event, maxTS int64) *problem {
 		}
 		e.UserID, e.HasUser = n, true
 	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{
-		{"artist", &e.Artist}, {"song", &e.Song}, {"firstName", &e.FirstName},
-		{"lastName", &e.LastName}, {"gender", &e.Gender}, {"level", &e.Level},
-		{"location", &e.Location}, {"userAgent", &e.UserAgent},
-	} {
-		if *f.dst, p = optionalText(o, f.name); p != nil {
+	// The fields' names and destinations in two arrays, not one of pairs: with the names, which
+	// go to an interface's method, in the same array, e escaped and every event was allocated.
+	names := [...]string{"artist", "song", "firstName", "lastName", "gender", "level", "location", "userAgent"}
+	dsts := [...]*string{&e.Artist, &e.Song, &e.FirstName, &e.LastName, &e.Gender, &e.Level, &e.Location, &e.UserAgent}
+	for i, name := range names {
+		if *dsts[i], p = optionalText(o, name); p != nil {
 			return p
 		}
 	}
