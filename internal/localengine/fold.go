@@ -47,21 +47,23 @@ func newFolder() *folder {
 
 // add folds events decoded from n bytes of input; the folder keeps pointers into events, unless
 // it spills. It may decide to start spilling (see spillBudget).
-func (f *folder) add(events []record.Event, n int64) error {
-	if err := f.fold(events); err != nil {
-		return err
+func (f *folder) add(events []record.Event, n int64) (held bool, err error) {
+	if held, err = f.fold(events); err != nil {
+		return held, err
 	}
 	if f.budget == nil || f.spill.Load() != nil || !f.budget.over(f.held.Add(n)) {
-		return nil
+		return held, nil
 	}
-	return f.startSpill()
+	return held, f.startSpill()
 }
 
-func (f *folder) fold(events []record.Event) error {
+// fold folds events into f; held reports that f points into them (it holds its plays and users
+// in memory), and that they must not be reused.
+func (f *folder) fold(events []record.Event) (held bool, err error) {
 	f.mode.RLock()
 	defer f.mode.RUnlock()
 	if sp := f.spill.Load(); sp != nil {
-		return f.spillEvents(sp, events)
+		return false, f.spillEvents(sp, events)
 	}
 	var byShard [foldShards][]*record.Event
 	users := map[int64]*record.Event{}
@@ -99,7 +101,7 @@ func (f *folder) fold(events []record.Event) error {
 		}
 	}
 	f.usersMu.Unlock()
-	return nil
+	return true, nil
 }
 
 // foldUser folds e into users, each user's latest event (transform.LatestUserOf); e may have

@@ -66,13 +66,13 @@ func TestStreamedDecodingIsWholeFileDecoding(t *testing.T) {
 	o := Options{Workers: 2, Progress: &report.Progress{}}
 	var mu sync.Mutex
 	streamed := map[string][]record.Event{}
-	collect := func(events []record.Event, _ int64) error {
+	collect := func(events []record.Event, _ int64) (bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, e := range events {
 			streamed[e.Src.Path] = append(streamed[e.Src.Path], e)
 		}
-		return nil
+		return false, nil // copied
 	}
 	res, st, err := readFiles(context.Background(), o, slog.New(slog.DiscardHandler), root, l, streamEvents(collect))
 	if err != nil {

@@ -232,6 +232,33 @@ type dayFiles struct {
 	dir   *spill.Dir
 	mu    sync.Mutex
 	files map[int64]*spill.File
+	free  []*[]byte // buffers for mergePart to gather a day's plays in (buf, done)
+}
+
+// buf returns an empty buffer: a partition's merge fills one per day, up to dayBufSize, and
+// buffers grown anew by each merge were a tenth of a run's allocations. They grow with what
+// they hold, so that a history of many small days does not take dayBufSize for each, and the
+// free ones are kept until the merges end: no more than the merges running at once used.
+// (A sync.Pool lost them to every collection.)
+func (d *dayFiles) buf() *[]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n := len(d.free); n > 0 {
+		b := d.free[n-1]
+		d.free = d.free[:n-1]
+		return b
+	}
+	return new([]byte)
+}
+
+// done gives back the buffers of a merge.
+func (d *dayFiles) done(bufs map[int64]*[]byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, b := range bufs {
+		*b = (*b)[:0]
+		d.free = append(d.free, b)
+	}
 }
 
 const msPerDay = 24 * 60 * 60 * 1000
@@ -288,6 +315,7 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	days.free = nil // the merges' buffers: the days are read back next
 
 	o.Progress.SetPhase("writing")
 	order := slices.Sorted(maps.Keys(days.files))
@@ -406,7 +434,8 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 	}
 	entries, winners = nil, nil
 	slices.Sort(offsets)
-	bufs := map[int64][]byte{}
+	bufs := map[int64]*[]byte{}
+	defer days.done(bufs)
 	for n, at := range offsets {
 		if n%(1<<16) == 0 && ctx.Err() != nil {
 			return 0, 0, context.Cause(ctx)
@@ -421,17 +450,22 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 			matched++
 		}
 		day := dayOf(e.TS)
-		bufs[day] = spill.AppendMatched(bufs[day], rec, songID, artistID)
-		if len(bufs[day]) >= dayBufSize {
-			if err := days.write(day, bufs[day]); err != nil {
+		b := bufs[day]
+		if b == nil {
+			b = days.buf()
+			bufs[day] = b
+		}
+		*b = spill.AppendMatched(*b, rec, songID, artistID)
+		if len(*b) >= dayBufSize {
+			if err := days.write(day, *b); err != nil {
 				return 0, 0, err
 			}
-			bufs[day] = bufs[day][:0]
+			*b = (*b)[:0]
 		}
 	}
 	for day, b := range bufs {
-		if len(b) > 0 {
-			if err := days.write(day, b); err != nil {
+		if len(*b) > 0 {
+			if err := days.write(day, *b); err != nil {
 				return 0, 0, err
 			}
 		}
@@ -498,7 +532,8 @@ func writeDay(ctx context.Context, o Options, f *spill.File, recordSize int, stg
 	if rows, err = sortPlays(ctx, rows, 1); err != nil {
 		return plays, times, err
 	}
-	timeRows, err := appendTimes(ctx, nil, rows)
+	// At most a time per play, and about as many: sized once.
+	timeRows, err := appendTimes(ctx, make([]table.Time, 0, len(rows)), rows)
 	if err != nil {
 		return plays, times, err
 	}
