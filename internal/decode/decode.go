@@ -145,24 +145,33 @@ var eventText = []string{"auth", "method"}
 
 // Event validates one line of the event log found at src.
 func (d *Decoder) Event(raw []byte, src record.Source) (record.Event, *record.Reject) {
-	e := record.Event{Src: src}
+	var e record.Event
+	if r := d.event(raw, src, &e); r != nil {
+		return record.Event{}, r
+	}
+	return e, nil
+}
+
+// event is Event into *e, which it sets whole; after a reject *e is unspecified.
+func (d *Decoder) event(raw []byte, src record.Source, e *record.Event) *record.Reject {
+	*e = record.Event{Src: src}
 	maxTS := d.maxTS()
 	var p *problem
 	// The fast path takes the lines it fully understands; anything unusual (and every invalid
 	// line) goes through the strict validator and the general parser, which say what is wrong.
 	if d.scan.event(raw) {
-		p = eventFields(&d.scan, &e, maxTS)
+		p = eventFields(&d.scan, e, maxTS)
 	} else {
 		var o *fastjson.Object
 		if o, p = d.object(raw); p == nil {
-			p = eventFields(objFields{o}, &e, maxTS)
+			p = eventFields(objFields{o}, e, maxTS)
 		}
 	}
 	if p != nil {
-		return record.Event{}, reject(record.KindEvent, src, raw, p)
+		return reject(record.KindEvent, src, raw, p)
 	}
-	d.repairEvent(&e)
-	return e, nil
+	d.repairEvent(e)
+	return nil
 }
 
 // eventFields validates an event's fields, whichever parser found them; maxTS is the latest ts

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -87,17 +88,44 @@ func FuzzEventLines(f *testing.F) {
 		}
 		got := 0
 		var d Decoder
+		var events []record.Event
+		var rejects []*record.Reject
 		d.EventLines("f.json", data, 1, 7, func(e record.Event) {
 			if e.IsSongPlay() && (!e.HasUser || e.Song == "" || e.Artist == "") {
 				t.Fatalf("accepted an invalid play %+v", e)
 			}
+			events = append(events, e)
 			got++
 		}, func(r *record.Reject) {
 			checkReject(t, data, 7, r)
+			rejects = append(rejects, r)
 			got++
 		})
 		if got != want {
 			t.Fatalf("got %d records and rejects for %d non-blank lines", got, want)
+		}
+		// AppendEvents decodes in place what EventLines emits, after what dst holds, and rejects
+		// the same lines. (The same decoder: the latest time it accepts is fixed at its first
+		// use.)
+		d2 := &d
+		old := record.Event{Song: "before"}
+		var rejects2 []*record.Reject
+		appended := d2.AppendEvents([]record.Event{old}, "f.json", data, 1, 7, func(r *record.Reject) { rejects2 = append(rejects2, r) })
+		if len(appended) != 1+len(events) || appended[0] != old {
+			t.Fatalf("AppendEvents: %d events after the one held, want %d, and that one kept", len(appended)-1, len(events))
+		}
+		for i, e := range events {
+			if !sameEvent(appended[1+i], e) {
+				t.Fatalf("event %d: AppendEvents %+v, EventLines %+v", i, appended[1+i], e)
+			}
+		}
+		if len(rejects2) != len(rejects) {
+			t.Fatalf("AppendEvents rejected %d lines, EventLines %d", len(rejects2), len(rejects))
+		}
+		for i := range rejects {
+			if !reflect.DeepEqual(rejects2[i], rejects[i]) {
+				t.Fatalf("reject %d: AppendEvents %+v, EventLines %+v", i, rejects2[i], rejects[i])
+			}
 		}
 	})
 }
@@ -149,4 +177,12 @@ func FuzzDecodeLinear(f *testing.F) {
 			t.Fatalf("%q repeated %d times costs %d bytes, %d times costs %d: not linear", data, k, w1, 2*k, w2)
 		}
 	})
+}
+
+// sameEvent compares events field by field, a NaN length equal to itself.
+func sameEvent(a, b record.Event) bool {
+	if a.Length != a.Length && b.Length != b.Length { // NaN
+		a.Length, b.Length = 0, 0
+	}
+	return a == b
 }

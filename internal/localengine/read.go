@@ -148,7 +148,6 @@ func foldEvents(fold *folder) decodeFunc { return streamEvents(fold.add) }
 func streamEvents(each func(events []record.Event, n int64) (held bool, err error)) decodeFunc {
 	return func(ctx context.Context, d *decode.Decoder, root *source.Root, f source.File, res *fileResult) (int64, error) {
 		var events []record.Event
-		emit := func(e record.Event) { events = append(events, e) }
 		rej := func(r *record.Reject) { res.rejects = append(res.rejects, r) }
 		var eachErr error
 		size, err := root.EventLines(ctx, f, func(b source.Block) {
@@ -162,8 +161,7 @@ func streamEvents(each func(events []record.Event, n int64) (held bool, err erro
 			if cap(events) < b.Lines+1 {
 				events = make([]record.Event, 0, b.Lines+1)
 			}
-			events = events[:0]
-			d.EventLines(f.Path, b.Data, b.FirstLine, b.Offset, emit, rej)
+			events = d.AppendEvents(events[:0], f.Path, b.Data, b.FirstLine, b.Offset, rej)
 			res.kept += int64(len(events))
 			var held bool
 			held, eachErr = each(events, int64(len(b.Data)))
