@@ -204,7 +204,7 @@ func (l *Local) Open(_ context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	return openFile(p, os.O_RDONLY, 0)
 }
 
 // Create implements Store.
@@ -233,7 +233,7 @@ func (l *Local) createDirect(_ context.Context, name string) (Writer, error) {
 	if err := mkdir(filepath.Dir(p)); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	f, err := openFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return nil, &fs.PathError{Op: "write", Path: p, Err: cause(err)}
 	}
