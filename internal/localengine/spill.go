@@ -351,7 +351,11 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 	if err != nil {
 		return 0, 0, err
 	}
-	_ = part.Remove() // read: its disk space is needed for the day files
+	// Read: its name goes now, and its disk space, needed for the day files, when its data is
+	// released at the end (nothing that points into data outlives this function: the day files
+	// get copies).
+	_ = part.Remove()
+	defer part.Release()
 	damaged := func(err error) error { return fmt.Errorf("%s: %w", part.Name(), err) }
 	entries := make([]mergeEntry, 0, len(data)/max(recordSize, 1)+1)
 	for off, n := 0, 0; off < len(data); n++ {
@@ -511,6 +515,8 @@ func writeDay(ctx context.Context, o Options, f *spill.File, recordSize int, stg
 		return plays, times, err
 	}
 	_ = f.Remove()
+	// The rows' text points into data until their files are written, when writeDay returns.
+	defer f.Release()
 	// About the day's plays: a matched play's record is a little longer than the mean spilled one.
 	rows := make([]table.Songplay, 0, len(data)/max(recordSize, 1)+1)
 	var e record.Event

@@ -184,6 +184,7 @@ func TestMergePartChoosesWinners(t *testing.T) {
 			t.Fatalf("round %d: kept %d plays, want %d", round, kept, len(want))
 		}
 		data, err := days.files[1].ReadAll()
+		defer days.files[1].Release()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,6 +63,9 @@ type File struct {
 	dir string
 	n   int64
 	err error
+	// mapped is the block ReadAll returned when it is the file mapped into memory; nil until
+	// then and after Release.
+	mapped []byte
 }
 
 // Write appends p, whole records only.
@@ -96,6 +99,11 @@ func (f *File) fail(err error) error {
 // ReadAll flushes what was written and returns the whole file. The file must not be written
 // any more. Its plays are then taken one by one with Next and View, in place: a file is read
 // back as one pointer-free block, which costs the garbage collector nothing to hold.
+//
+// Where the system can, the block is the file mapped into memory (mapFile), not a copy: the
+// data is then the page cache's own, with no heap to allocate and fill, which at M took a
+// tenth of the run's processor time. It is valid until Release, which the caller must call once
+// it, and every string that View made from it, are no longer used; Remove may come before.
 func (f *File) ReadAll() ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -106,11 +114,28 @@ func (f *File) ReadAll() ([]byte, error) {
 		f.err = f.fail(err)
 		return nil, f.err
 	}
+	if f.mapped != nil {
+		return f.mapped, nil
+	}
+	if data, ok := mapFile(f.f, f.n); ok {
+		f.mapped = data
+		return data, nil
+	}
 	data := make([]byte, f.n)
 	if _, err := f.f.ReadAt(data, 0); err != nil {
 		return nil, fmt.Errorf("spill: read %s: %w", f.f.Name(), err)
 	}
 	return data, nil
+}
+
+// Release gives back the memory of the block ReadAll returned, which must not be used after.
+func (f *File) Release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mapped != nil {
+		unmap(f.mapped)
+		f.mapped = nil
+	}
 }
 
 // Name is the file's path, for messages.

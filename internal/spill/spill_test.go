@@ -65,6 +65,12 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The data outlives the file's name (the engine removes a file as soon as it is read), and
+	// is the file's until Release.
+	if err := f.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
 	n := 0
 	for rest := data; len(rest) > 0; n++ {
 		var rec []byte
@@ -91,9 +97,6 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if n != 8*len(plays) {
 		t.Fatalf("read %d plays, want %d", n, 8*len(plays))
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
 	}
 	if err := d.Remove(); err != nil {
 		t.Fatal(err)
