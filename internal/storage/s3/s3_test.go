@@ -1,6 +1,7 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -143,5 +144,60 @@ func TestRetriesThroughResets(t *testing.T) {
 	}
 	if cl.Retries() == 0 {
 		t.Error("no retry was counted")
+	}
+}
+
+// TestWriteSizes writes objects on either side of the size up to which a writer buffers the
+// object and sends it from Close, and past it, where it streams in parts: each reads back whole,
+// none is visible before Close, and an aborted one leaves nothing.
+func TestWriteSizes(t *testing.T) {
+	srv := testserver.StartS3(t)
+	srv.CreateBucket(t, "sizes")
+	ctx := context.Background()
+	st := client(t, srv, srv.Endpoint, nil).Store(s3.URL{Bucket: "sizes"})
+	for _, size := range []int{0, 1, 5<<20 - 1, 5 << 20, 5<<20 + 1, 17 << 20} {
+		name := fmt.Sprint("o", size)
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i*7 + i/4093)
+		}
+		w, err := st.Create(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), 300<<10)
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatalf("%d bytes: %v", size, err)
+			}
+			rest = rest[n:]
+		}
+		if _, err := st.Stat(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%d bytes: visible before Close (%v)", size, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		got, err := storage.ReadFile(ctx, st, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Errorf("%d bytes written, %d read back, or not the same", size, len(got))
+		}
+
+		w, err = st.Create(ctx, "aborted")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Stat(ctx, "aborted"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%d bytes: an aborted write left an object (%v)", size, err)
+		}
 	}
 }

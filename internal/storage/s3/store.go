@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -308,37 +309,53 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 
 func (r *resumingReader) Close() error { return r.body.Close() }
 
-// Create implements storage.Store. The object is streamed to S3 as it is written (multipart when
-// large); it becomes visible only when the upload completes in Close. Abort cancels the upload,
-// and S3 discards the parts.
+// Create implements storage.Store. An object of up to smallObject bytes is kept in memory and
+// sent with one PutObject when Close is called; a bigger one is streamed to S3 as it is written,
+// in parts. Either way it becomes visible only when Close returns. Abort drops the buffer, or
+// cancels the upload and S3 discards the parts.
 func (s *Store) Create(ctx context.Context, name string) (storage.Writer, error) {
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(ctx)
-	w := &writer{pw: pw, cancel: cancel, done: make(chan struct{}), s: s, name: name}
-	go func() {
-		defer close(w.done)
-		_, err := s.c.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
-			Bucket: aws.String(s.bucket), Key: aws.String(s.key(name)), Body: pr,
-		})
-		pr.CloseWithError(err) // unblock a writer if the upload failed early
-		w.err = err
-	}()
-	return w, nil
+	return &writer{ctx: ctx, s: s, name: name}, nil
 }
+
+// smallObject is the size up to which an object is sent whole from Close, on the caller's
+// goroutine: most of a lake's objects (the songs table's thousands of files) are a few KiB, and
+// streaming each through a pipe to a goroutine of its own (whose stack grew anew through the
+// SDK's deep call chain for every object) cost more processor time than the request itself.
+// The transfer manager sends an object under its part size (8 MiB) in one request too.
+const smallObject = 5 << 20
 
 var errAborted = errors.New("upload aborted")
 
 type writer struct {
+	ctx    context.Context
+	s      *Store
+	name   string
+	buf    []byte // the object while it is small; nil once it streams
+	closed bool
+
+	// Set when the object outgrows smallObject and streams through the transfer manager.
 	pw     *io.PipeWriter
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
-	s      *Store
-	name   string
-	closed bool
 }
 
 func (w *writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, w.s.wrap("put", w.name, errors.New("write after close"))
+	}
+	if w.pw == nil {
+		if len(w.buf)+len(p) <= smallObject {
+			w.buf = append(w.buf, p...)
+			return len(p), nil
+		}
+		w.stream()
+		buf := w.buf
+		w.buf = nil
+		if _, err := w.pw.Write(buf); err != nil {
+			return 0, w.s.wrap("put", w.name, err)
+		}
+	}
 	n, err := w.pw.Write(p)
 	if err != nil {
 		return n, w.s.wrap("put", w.name, err)
@@ -346,11 +363,34 @@ func (w *writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// stream starts the upload of an object too big to buffer: what is written goes through a pipe
+// to the transfer manager, which sends it in parts.
+func (w *writer) stream() {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(w.ctx)
+	w.pw, w.cancel, w.done = pw, cancel, make(chan struct{})
+	go func() {
+		defer close(w.done)
+		_, err := w.s.c.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+			Bucket: aws.String(w.s.bucket), Key: aws.String(w.s.key(w.name)), Body: pr,
+		})
+		pr.CloseWithError(err) // unblock a writer if the upload failed early
+		w.err = err
+	}()
+}
+
 func (w *writer) Close() error {
 	if w.closed {
 		return nil
 	}
 	w.closed = true
+	if w.pw == nil {
+		_, err := w.s.c.api.PutObject(w.ctx, &s3.PutObjectInput{
+			Bucket: aws.String(w.s.bucket), Key: aws.String(w.s.key(w.name)), Body: bytes.NewReader(w.buf),
+		})
+		w.buf = nil
+		return w.s.wrap("put", w.name, err)
+	}
 	w.pw.Close()
 	<-w.done
 	w.cancel()
@@ -362,6 +402,10 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.closed = true
+	if w.pw == nil {
+		w.buf = nil
+		return nil
+	}
 	w.pw.CloseWithError(errAborted)
 	w.cancel()
 	<-w.done
