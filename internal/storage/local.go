@@ -209,23 +209,18 @@ func (l *Local) Open(_ context.Context, name string) (io.ReadCloser, error) {
 
 // Create implements Store.
 func (l *Local) Create(_ context.Context, name string) (Writer, error) {
-	p, err := l.path(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := mkdir(filepath.Dir(p)); err != nil {
-		return nil, err
-	}
-	f, err := createTemp(p)
-	if err != nil {
-		return nil, &fs.PathError{Op: "write", Path: p, Err: cause(err)}
-	}
-	return &localWriter{f: f, dst: p}, nil
+	return l.create(name, false)
 }
 
 // createDirect is Features().CreateDirect: the file is created under its own name. One that
 // exists is replaced (truncated): a staging's names are the run's own.
 func (l *Local) createDirect(_ context.Context, name string) (Writer, error) {
+	return l.create(name, true)
+}
+
+// create opens the file that a writer of name writes: a temporary one beside it, or, direct,
+// the file itself.
+func (l *Local) create(name string, direct bool) (Writer, error) {
 	p, err := l.path(name)
 	if err != nil {
 		return nil, err
@@ -233,11 +228,16 @@ func (l *Local) createDirect(_ context.Context, name string) (Writer, error) {
 	if err := mkdir(filepath.Dir(p)); err != nil {
 		return nil, err
 	}
-	f, err := openFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	var f *os.File
+	if direct {
+		f, err = openFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	} else {
+		f, err = createTemp(p)
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "write", Path: p, Err: cause(err)}
 	}
-	return &localWriter{f: f, dst: p, direct: true}, nil
+	return &localWriter{f: f, dst: p, direct: direct}, nil
 }
 
 // mkdir makes dir and its parents. Writers mostly create a file in a new folder whose parent
