@@ -69,6 +69,9 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	// This process is the only writer of its staging (it holds the output's lock): its files
+	// need no temporary names.
+	o.Sink.Direct = true
 	r, ctx, err := run.Begin(ctx, o.Output, run.Options{ID: o.RunID, Command: "etl", Lease: o.Lease, Now: o.Now, Logger: o.Logger})
 	if err != nil {
 		return nil, err

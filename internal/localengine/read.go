@@ -80,7 +80,7 @@ func readFiles(ctx context.Context, o Options, log *slog.Logger, root *source.Ro
 	// the decoder or the S3 client's deep call chain, 6 % of an S3 run's processor time in
 	// copying stacks.
 	var next atomic.Int64
-	for range min(storage.Concurrency(root.Store, 2*o.Workers), len(l.Files)) {
+	for range min(max(storage.Concurrency(root.Store, 2*o.Workers), 1), len(l.Files)) {
 		g.Go(func() error {
 			for {
 				i := int(next.Add(1) - 1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -347,15 +348,23 @@ func spilledFacts(ctx context.Context, o Options, f *folder, cat *catalog, stg s
 // a map from key to winner: at M the map's lookups and its iteration cost more than the rest
 // of the merge, where a sort of a partition's entries takes a fraction of a second.
 func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catalog, days *dayFiles) (kept, matched int64, err error) {
-	data, err := part.ReadAll()
+	data, err := part.Map()
 	if err != nil {
 		return 0, 0, err
 	}
-	// Read: its name goes now, and its disk space, needed for the day files, when its data is
-	// released at the end (nothing that points into data outlives this function: the day files
-	// get copies).
+	// Read: its name goes now, and its disk space when its data is released at the end.
+	// Nothing that points into data outlives this function (the day files get copies), and only
+	// this goroutine reads it: a page that the disk fails to read is an error, not a crash.
 	_ = part.Remove()
 	defer part.Release()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if err = part.Fault(r); err == nil {
+				panic(r)
+			}
+		}
+	}()
 	damaged := func(err error) error { return fmt.Errorf("%s: %w", part.Name(), err) }
 	entries := make([]mergeEntry, 0, len(data)/max(recordSize, 1)+1)
 	for off, n := 0, 0; off < len(data); n++ {
@@ -515,8 +524,6 @@ func writeDay(ctx context.Context, o Options, f *spill.File, recordSize int, stg
 		return plays, times, err
 	}
 	_ = f.Remove()
-	// The rows' text points into data until their files are written, when writeDay returns.
-	defer f.Release()
 	// About the day's plays: a matched play's record is a little longer than the mean spilled one.
 	rows := make([]table.Songplay, 0, len(data)/max(recordSize, 1)+1)
 	var e record.Event

@@ -199,7 +199,8 @@ func TestWireChunksSameBytes(t *testing.T) {
 				plays[i].SongID, plays[i].ArtistID = fmt.Sprint("SO", i%300), fmt.Sprint("AR", i%40)
 			}
 		}
-		opts := writerOptions(&parquet.Snappy, "test")
+		// Small pages, so that many are cut, some across the chunks' boundaries.
+		opts := append(writerOptions(&parquet.Snappy, "test"), parquet.PageBufferSize(4<<10))
 		var got bytes.Buffer
 		e := newEncoder[table.Songplay](&got, opts)
 		if _, err := e.Write(plays); err != nil {

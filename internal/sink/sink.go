@@ -34,6 +34,11 @@ type Options struct {
 	RowGroupRows   int    // rows per row group (and between file-size checks)
 	Version        string // written into each file's created_by
 	Parallelism    int    // partitions written at once; 0: 2 on a local disk, the store's requests in flight on an object store (8 for big files)
+	// Direct writes files under their own names where the store can (Features.CreateDirect),
+	// for a writer that is alone in its staging folder, as the local engine is. A Beam runner
+	// may run a bundle twice at once, and two writers of one name must each write a file of
+	// their own.
+	Direct bool
 }
 
 // DefaultTargetFileSize is near the size engines read best: large enough that a table is not a
@@ -85,8 +90,9 @@ type Part struct {
 // Table writes rows, already in their final order, under dir: one folder per partition (as
 // returned by partition, "" for none) and files named part-NNNNN<.codec>.parquet within it — or,
 // for rows that are table.Grouped, part-<group>-NNNNN<.codec>.parquet, the files of each group
-// apart. dir is a run's staging, which no reader sees until the run commits it: files are
-// written under their own names where the store can (storage.Features.CreateDirect).
+// apart. dir is a run's staging, which no reader sees until the run commits it: with
+// opts.Direct, files are written under their own names where the store can
+// (storage.Features.CreateDirect).
 func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, partition func(*T) string, opts Options) (Result, error) {
 	res := Result{Table: dir}
 	codec, ext, err := opts.codec()
@@ -143,8 +149,8 @@ func Table[T any](ctx context.Context, st storage.Store, dir string, rows []T, p
 	// kept per unit and summed in order, so the result does not depend on scheduling.
 	unitRes := make([]Part, len(units))
 	create := st.Create
-	if direct := st.Features().CreateDirect; direct != nil {
-		create = direct // dir is a staging: no temporary names (see above)
+	if direct := st.Features().CreateDirect; direct != nil && opts.Direct {
+		create = direct // dir is a staging only this run writes: no temporary names (see above)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64

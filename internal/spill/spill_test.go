@@ -61,9 +61,12 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	data, err := f.ReadAll()
+	data, err := f.Map()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if copied, err := f.ReadAll(); err != nil || !bytes.Equal(copied, data) {
+		t.Fatalf("ReadAll and Map differ (%v)", err)
 	}
 	// The data outlives the file's name (the engine removes a file as soon as it is read), and
 	// is the file's until Release.
