@@ -154,6 +154,11 @@ func Run(ctx context.Context, o Options) (_ *report.Manifest, err error) {
 			sp.remove()
 		}
 	}()
+	if spillsAtOnce(logFiles.Files) {
+		if err := fold.startSpill(); err != nil {
+			return nil, err
+		}
+	}
 	logRes, eventStats, err := readFiles(wctx, o, log, o.Logs, logFiles, foldEvents(fold))
 	if err != nil {
 		if ctx.Err() == nil && wctx.Err() != nil {
