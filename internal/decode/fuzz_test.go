@@ -107,10 +107,9 @@ func FuzzEventLines(f *testing.F) {
 		// AppendEvents decodes in place what EventLines emits, after what dst holds, and rejects
 		// the same lines. (The same decoder: the latest time it accepts is fixed at its first
 		// use.)
-		d2 := &d
 		old := record.Event{Song: "before"}
 		var rejects2 []*record.Reject
-		appended := d2.AppendEvents([]record.Event{old}, "f.json", data, 1, 7, func(r *record.Reject) { rejects2 = append(rejects2, r) })
+		appended := d.AppendEvents([]record.Event{old}, "f.json", data, 1, 7, func(r *record.Reject) { rejects2 = append(rejects2, r) })
 		if len(appended) != 1+len(events) || appended[0] != old {
 			t.Fatalf("AppendEvents: %d events after the one held, want %d, and that one kept", len(appended)-1, len(events))
 		}

@@ -407,13 +407,12 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 
 	// The copies of a play are side by side, the earliest first; copies with the same earliest
 	// time are told apart by their source, which only their text holds.
-	view := func(at int, e *record.Event) error {
-		rec, _, _ := spill.Next(data[at:]) // it split before
-		_, _, err := spill.View(rec, e)
-		if err != nil {
-			return damaged(err)
+	view := func(at int, e *record.Event) (rec []byte, err error) {
+		rec, _, _ = spill.Next(data[at:]) // it split before
+		if _, _, err := spill.View(rec, e); err != nil {
+			return nil, damaged(err)
 		}
-		return nil
+		return rec, nil
 	}
 	var e, other record.Event
 	winners := entries[:0] // in place: a group's winner goes at or before the group's start
@@ -424,11 +423,11 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 			j++
 		}
 		if j > i+1 && entries[i+1].ts == w.ts {
-			if err := view(w.off, &e); err != nil {
+			if _, err := view(w.off, &e); err != nil {
 				return 0, 0, err
 			}
 			for c := i + 1; c < j && entries[c].ts == w.ts; c++ {
-				if err := view(entries[c].off, &other); err != nil {
+				if _, err := view(entries[c].off, &other); err != nil {
 					return 0, 0, err
 				}
 				if transform.EarlierEventOf(&e, &other) == &other {
@@ -467,9 +466,9 @@ func mergePart(ctx context.Context, part *spill.File, recordSize int, cat *catal
 		if n%(1<<16) == 0 && ctx.Err() != nil {
 			return 0, 0, context.Cause(ctx)
 		}
-		rec, _, _ := spill.Next(data[at:])
-		if _, _, err := spill.View(rec, &e); err != nil {
-			return 0, 0, damaged(err)
+		rec, err := view(at, &e)
+		if err != nil {
+			return 0, 0, err
 		}
 		var songID, artistID string
 		if m, ok := transform.MatchSong(&e, cat.candidates[transform.EventMatchKey(&e)]); ok {

@@ -233,11 +233,8 @@ func Next(data []byte) (rec, rest []byte, err error) {
 // use (spilled data is written once and then only read).
 func View(rec []byte, e *record.Event) (songID, artistID string, err error) {
 	d := decoder{b: rec[min(4, len(rec)):]}
-	*e = record.Event{Page: record.PageNextSong}
-	e.TS = d.varint()
-	e.SessionID = d.varint()
-	e.ItemInSession = int32(d.varint())
-	e.UserID = d.varint()
+	h := d.head()
+	*e = record.Event{Page: record.PageNextSong, TS: h.TS, SessionID: h.SessionID, ItemInSession: h.ItemInSession, UserID: h.UserID}
 	e.Src.Line = int(d.varint())
 	e.Src.Offset = d.varint()
 	flags := d.byte()
@@ -271,11 +268,16 @@ type Head struct {
 // decodes but whose rest is damaged fails in View, which every play that is kept goes through.
 func ViewHead(rec []byte) (Head, error) {
 	d := decoder{b: rec[min(4, len(rec)):]}
-	h := Head{TS: d.varint(), SessionID: d.varint(), ItemInSession: int32(d.varint()), UserID: d.varint()}
+	h := d.head()
 	if d.bad || len(rec) < 4 {
 		return Head{}, fmt.Errorf("%w: a record that does not decode", ErrDamaged)
 	}
 	return h, nil
+}
+
+// head takes a record's head, the numbers AppendPlay writes first.
+func (d *decoder) head() Head {
+	return Head{TS: d.varint(), SessionID: d.varint(), ItemInSession: int32(d.varint()), UserID: d.varint()}
 }
 
 // AppendMatched appends to b the play rec, a record of AppendPlay without a match, with the
